@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# tcpstap top-level build.
+#   make            userspace tools (no root, no kernel needed)
+#   make deps       install every build/test dependency from Debian (root)
+#   make kernels    list the kernel matrix and what is cached for each
+#   make prebuilt   compile stap/*.stp ahead of time for KVERS (default: matrix)
+#   make check      userspace unit tests (no root, no VM)
+#   make test       everything: build, unit tests, kernel tests on every kernel
+#   make demo       the main job: boot the default kernel and show tcpstap at work
+#   make clean      remove build outputs (keeps cached symbol tables: make distclean)
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+
+# Kernel releases to build for. Discovered from the installed matrix unless
+# given, e.g. on a CentOS 7 build host: make prebuilt KVERS=3.10.0-1160.el7.x86_64
+KVERS ?= $(shell scripts/kernels 2>/dev/null)
+
+# SystemTap guard settings, chosen rather than left at defaults:
+#  - stap's own overload check is only a backstop far above tcpstap's in-module
+#    CPU budget (which disarms the probes first): 10% of a CPU, not 50%;
+#  - a skipped probe hit (lock contention under load) is counted, not fatal;
+#  - a handful of probe errors (a faulting read of a dying socket) are
+#    reported, not fatal on the first one.
+TCPSTAP_STAP_FLAGS ?= -DSTP_OVERLOAD_THRESHOLD=100000000LL \
+	-DSTP_OVERLOAD_INTERVAL=1000000000LL \
+	-DMAXSKIPPED=1000000000 -DMAXERRORS=100
+export TCPSTAP_STAP_FLAGS
+
+STAP_SCRIPTS := $(wildcard stap/*.stp)
+STAP_TAPSETS := $(wildcard stap/tapset/*.stp)
+MODULES := $(foreach k,$(KVERS),$(patsubst stap/%.stp,prebuilt/$(k)/tcpstap_%.ko,$(STAP_SCRIPTS)))
+MANIFESTS := $(foreach k,$(KVERS),prebuilt/$(k)/MANIFEST)
+TEST_KMODS := $(foreach k,$(KVERS),build/testmods/$(k)/tstp_warn.ko)
+
+.PHONY: all userspace deps kernels prebuilt testmods check test demo fuzz clean distclean
+all: userspace
+
+userspace:
+	$(MAKE) -C userspace
+
+deps:
+	bash scripts/deps.sh
+
+kernels:
+	@scripts/kernels -v
+
+prebuilt: $(MODULES) $(MANIFESTS)
+	@[ -n "$(KVERS)" ] || { echo "make prebuilt: no kernel in the matrix; run 'make deps' as root or pass KVERS=..." >&2; exit 1; }
+	@echo "prebuilt: $(words $(MODULES)) module(s) for: $(KVERS)"
+
+.SECONDEXPANSION:
+prebuilt/%.ko: $$(patsubst tcpstap_%,stap/%.stp,$$(notdir $$*)) $(STAP_TAPSETS) scripts/lib/stap-build.sh
+	@scripts/lib/stap-build.sh $(patsubst %/,%,$(dir $*)) $< $(dir $@)
+
+prebuilt/%/MANIFEST: $$(filter prebuilt/$$*/%,$(MODULES)) scripts/lib/manifest.sh
+	@scripts/lib/manifest.sh $* prebuilt/$*
+
+# Test-only native modules (never shipped), built with Kbuild per kernel.
+testmods: $(TEST_KMODS)
+build/testmods/%/tstp_warn.ko: tests/kmod/tstp_warn.c tests/kmod/Kbuild
+	@mkdir -p $(dir $@) && cp $^ $(dir $@)
+	@$(MAKE) -C /lib/modules/$*/build M=$(TOP)/$(dir $@) modules > $(dir $@)build.log 2>&1 || \
+		{ cat $(dir $@)build.log >&2; exit 1; }
+
+check: userspace
+	$(MAKE) -C userspace check
+
+test: userspace prebuilt testmods
+	@KVERS="$(KVERS)" tests/run
+
+demo: userspace prebuilt
+	@scripts/demo
+
+fuzz:
+	$(MAKE) -C userspace fuzz
+
+clean:
+	$(MAKE) -C userspace clean
+	rm -rf prebuilt build/testmods build/vm build/test-logs
+
+distclean: clean
+	rm -rf build

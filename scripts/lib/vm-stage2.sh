@@ -1,0 +1,45 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Guest init, stage 2 (runs as PID 1 in the host's userland): give the command
+# the environment tcpstap's tests rely on, run it with stdout and stderr on
+# their own serial ports, then hand back its exit status and the kernel log.
+# Copied next to the control files by tcpstap-vm; CTL is its directory.
+CTL=$(cd "$(dirname "$0")" && pwd)
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mountpoint -q /dev || mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs tmpfs /run
+# Results share at the same path as on the host (after the tmpfs mounts).
+mkdir -p "$1" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 tstpout "$1" ||
+	echo "tcpstap-vm: guest: cannot mount the results share at $1" > /dev/console
+ip link set lo up
+hostname tcpstap-guest
+
+# stdout and stderr travel on virtio-serial ports: byte-exact and fast,
+# unlike an emulated UART. Ports are found by name, as udev is not running.
+modprobe virtio_console
+port_dev() {
+	local n
+	for n in /sys/class/virtio-ports/*; do
+		[ "$(cat "$n/name" 2>/dev/null)" = "$1" ] && { echo "/dev/${n##*/}"; return; }
+	done
+	echo /dev/console
+}
+exec 3>"$(port_dev tstp.stdout)" 4>"$(port_dev tstp.stderr)"
+
+. "$CTL/env"
+cd "$TCPSTAP_VM_CWD" || cd /
+echo "tcpstap-vm: guest up after $(cut -d' ' -f1 /proc/uptime) s" > /dev/console
+"${TCPSTAP_VM_ARGV[@]}" < /dev/null >&3 2>&4 3>&- 4>&-
+rc=$?
+exec 3>&- 4>&-
+dmesg > "$CTL/dmesg" 2>&1
+echo "$rc" > "$CTL/rc"
+sync
+echo "tcpstap-vm: command exited $rc; powering off" > /dev/console
+echo o > /proc/sysrq-trigger
+sleep 60

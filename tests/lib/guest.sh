@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for kernel tests (tests/kernel/*.t), sourced inside the guest.
+# Exit codes: 0 pass, 1 fail, 77 skip.
+
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+REL=${TCPSTAP_VM_KERNEL:?kernel tests run inside tcpstap-vm}
+PREBUILT=$TOP/prebuilt/$REL
+OUT=${TCPSTAP_VM_OUT:-/tmp}
+WORK=$(mktemp -d /tmp/tstp-test.XXXXXX)
+TSTP=$TOP/userspace/build/tcpstap
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+note() { echo "# $*" >&2; }
+
+assert_eq() {	# ACTUAL EXPECTED WHAT
+	[ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+	note "ok: $3 = $1"
+}
+
+# ACTUAL_US EXPECTED_US WHAT: within +-(2 ms + 10%), the latency tests' tolerance.
+assert_near_us() {
+	awk -v a="$1" -v e="$2" 'BEGIN { t = 2000 + 0.10 * e; d = a - e; if (d < 0) d = -d; exit !(d <= t) }' ||
+		fail "$3: got $1 us, expected $2 us +- (2 ms + 10%)"
+	note "ok: $3 = $1 us (expected $2)"
+}
+
+assert_lt_us() {	# ACTUAL_US LIMIT_US WHAT
+	awk -v a="$1" -v l="$2" 'BEGIN { exit !(a < l) }' || fail "$3: got $1 us, expected < $2 us"
+	note "ok: $3 = $1 us (< $2)"
+}
+
+# Start a prebuilt module with staprun in the background, output to FILE.
+# Waits until the module's begin probe ran (the module appears in /proc/modules
+# and staprun is still alive). Sets STAPRUN_PID.
+module_start() {	# NAME OUTFILE [param=value ...]
+	local name=$1 outfile=$2 ko
+	shift 2
+	ko=$PREBUILT/$name.ko
+	[ -f "$ko" ] || fail "$ko: not built (make prebuilt)"
+	staprun -o "$outfile" "$ko" "$@" 2> "$WORK/$name.staprun.err" &
+	STAPRUN_PID=$!
+	local i
+	for i in $(seq 200); do
+		grep -q "^$name " /proc/modules && [ -d "/proc/systemtap/$name" ] && { sleep 0.2; return 0; }
+		kill -0 "$STAPRUN_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$WORK/$name.staprun.err" >&2
+	fail "module $name did not start"
+}
+
+# Stop it cleanly (SIGTERM to staprun) and check it is gone.
+module_stop() {	# NAME
+	local name=$1 i
+	kill -TERM "$STAPRUN_PID" 2>/dev/null
+	for i in $(seq 100); do kill -0 "$STAPRUN_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$STAPRUN_PID" 2>/dev/null && fail "staprun for $name did not exit within 10 s"
+	wait "$STAPRUN_PID" 2>/dev/null
+	grep -q "^$name " /proc/modules && fail "module $name still loaded after staprun exited"
+	return 0
+}
+
+# Two "hosts" in their own network namespaces joined by a veth pair:
+#   tstp_srv: 10.77.0.1, fd77::1    tstp_cli: 10.77.0.2, fd77::2
+# Traffic never leaves the guest.
+two_hosts() {
+	ip netns add tstp_srv && ip netns add tstp_cli || fail "ip netns add"
+	ip link add tstp_veth_s type veth peer name tstp_veth_c || fail "veth"
+	ip link set tstp_veth_s netns tstp_srv
+	ip link set tstp_veth_c netns tstp_cli
+	ip -n tstp_srv addr add 10.77.0.1/24 dev tstp_veth_s
+	ip -n tstp_cli addr add 10.77.0.2/24 dev tstp_veth_c
+	ip -n tstp_srv -6 addr add fd77::1/64 dev tstp_veth_s nodad
+	ip -n tstp_cli -6 addr add fd77::2/64 dev tstp_veth_c nodad
+	local ns
+	for ns in tstp_srv tstp_cli; do
+		ip -n "$ns" link set lo up
+	done
+	ip -n tstp_srv link set tstp_veth_s up
+	ip -n tstp_cli link set tstp_veth_c up
+}
+
+# netem delay on the client's side of the link (each direction it sends).
+netem_delay() {	# MS
+	ip netns exec tstp_cli tc qdisc add dev tstp_veth_c root netem delay "${1}ms" ||
+		fail "tc netem (is sch_netem available?)"
+}
