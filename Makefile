@@ -28,13 +28,14 @@ TCPSTAP_STAP_FLAGS ?= -DSTP_OVERLOAD_THRESHOLD=100000000LL \
 	-DMAXSKIPPED=1000000000 -DMAXERRORS=100
 export TCPSTAP_STAP_FLAGS
 
+pc := %
 STAP_SCRIPTS := $(wildcard stap/*.stp)
 STAP_TAPSETS := $(wildcard stap/tapset/*.stp)
 MODULES := $(foreach k,$(KVERS),$(patsubst stap/%.stp,prebuilt/$(k)/tcpstap_%.ko,$(STAP_SCRIPTS)))
 MANIFESTS := $(foreach k,$(KVERS),prebuilt/$(k)/MANIFEST)
 TEST_KMODS := $(foreach k,$(KVERS),build/testmods/$(k)/tstp_warn.ko)
 
-.PHONY: all userspace deps kernels prebuilt testmods check test demo fuzz clean distclean
+.PHONY: all userspace deps kernels prebuilt testmods testtools check test demo fuzz clean distclean
 all: userspace
 
 userspace:
@@ -51,10 +52,10 @@ prebuilt: $(MODULES) $(MANIFESTS)
 	@echo "prebuilt: $(words $(MODULES)) module(s) for: $(KVERS)"
 
 .SECONDEXPANSION:
-prebuilt/%.ko: $$(patsubst tcpstap_%,stap/%.stp,$$(notdir $$*)) $(STAP_TAPSETS) scripts/lib/stap-build.sh
+prebuilt/%.ko: stap/$$(subst tcpstap_,,$$(notdir $$*)).stp $(STAP_TAPSETS) scripts/lib/stap-build.sh
 	@scripts/lib/stap-build.sh $(patsubst %/,%,$(dir $*)) $< $(dir $@)
 
-prebuilt/%/MANIFEST: $$(filter prebuilt/$$*/%,$(MODULES)) scripts/lib/manifest.sh
+prebuilt/%/MANIFEST: $$(filter prebuilt/$$*/tcpstap_$$(pc).ko,$(MODULES)) scripts/lib/manifest.sh
 	@scripts/lib/manifest.sh $* prebuilt/$*
 
 # Test-only native modules (never shipped), built with Kbuild per kernel.
@@ -64,13 +65,20 @@ build/testmods/%/tstp_warn.ko: tests/kmod/tstp_warn.c tests/kmod/Kbuild
 	@$(MAKE) -C /lib/modules/$*/build M=$(TOP)/$(dir $@) modules > $(dir $@)build.log 2>&1 || \
 		{ cat $(dir $@)build.log >&2; exit 1; }
 
+# Test workloads (C: interpreter overhead under emulation would blur the
+# latency stages the tests assert on).
+testtools:
+	@$(MAKE) --no-print-directory -C tests/workload O=$(TOP)/build/tests
+
 check: userspace
 	$(MAKE) -C userspace check
+	scripts/check-record-layout
 
-test: userspace prebuilt testmods
+test: userspace testmods testtools
+	@$(MAKE) --no-print-directory -j$(shell nproc) prebuilt
 	@KVERS="$(KVERS)" tests/run
 
-demo: userspace prebuilt
+demo: userspace testtools prebuilt
 	@scripts/demo
 
 fuzz:

@@ -1,18 +1,31 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Guest side of the demo: load the module, run a small client/server
-# exchange on loopback, unload, print what the module saw.
+# Guest side of the demo: a Redis server and a client on two "hosts"
+# (network namespaces), 5 ms of network delay each way, and one slow command
+# (DEBUG SLEEP 0.05: 50 ms in the server application). tcpstap_latency
+# traces port 6379 on both hosts; the output shows where each request's
+# time went.
 . "$(dirname "$0")/../../tests/lib/guest.sh"
-module_start tcpstap_selftest "$WORK/out" port=6379
-python3 - <<'PY'
-import socket
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 6379)); srv.listen(1)
-cli = socket.create_connection(("127.0.0.1", 6379)); conn, _ = srv.accept()
-for req in (b"PING\r\n", b"GET foo\r\n"):
-    cli.sendall(req); conn.recv(100); conn.sendall(b"+OK\r\n"); cli.recv(100)
-PY
-sleep 0.3
-module_stop tcpstap_selftest
-echo "kernel $(uname -r): what tcpstap_selftest saw on port 6379:"
-cat "$WORK/out"
+two_hosts
+ip netns exec tstp_cli tc qdisc add dev tstp_veth_c root netem delay 5ms
+ip netns exec tstp_srv tc qdisc add dev tstp_veth_s root netem delay 5ms
+ip netns exec tstp_srv redis-server --bind 10.77.0.1 --port 6379 --save '' --appendonly no --protected-mode no \
+	--enable-debug-command yes --daemonize no --loglevel warning > "$WORK/redis.log" 2>&1 &
+redis=$!
+for i in $(seq 100); do ip netns exec tstp_cli redis-cli -h 10.77.0.1 PING > /dev/null 2>&1 && break; sleep 0.1; done
+
+module_start tcpstap_latency "$WORK/raw" ports=6379
+printf 'SET greeting hello\nGET greeting\nDEBUG SLEEP 0.05\nINCR hits\nGET greeting\n' |
+	ip netns exec tstp_cli redis-cli -h 10.77.0.1 > /dev/null
+sleep 0.5
+module_stop tcpstap_latency
+kill "$redis"; wait "$redis" 2>/dev/null
+
+echo "== kernel $(uname -r): redis-cli (client host) -> redis-server 10.77.0.1:6379 (server host),"
+echo "== 5 ms network delay each way, one DEBUG SLEEP 0.05 (50 ms in the server application)."
+echo "== Each request appears twice: as the server's kernel saw it and as the client's did."
+echo
+"$TSTP" read "$WORK/raw"
+echo
+echo "== tcpstap stats:"
+"$TSTP" stats "$WORK/raw"

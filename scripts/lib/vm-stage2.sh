@@ -4,6 +4,10 @@
 # the environment tcpstap's tests rely on, run it with stdout and stderr on
 # their own serial ports, then hand back its exit status and the kernel log.
 # Copied next to the control files by tcpstap-vm; CTL is its directory.
+# Everything runs inside main(), which bash reads whole before running it:
+# at power-off the script file (on 9p) goes away, and PID 1 must not be
+# reading it then, or it exits and the kernel panics.
+main() {
 CTL=$(cd "$(dirname "$0")" && pwd)
 
 mount -t proc proc /proc
@@ -42,4 +46,6 @@ echo "$rc" > "$CTL/rc"
 sync
 echo "tcpstap-vm: command exited $rc; powering off" > /dev/console
 echo o > /proc/sysrq-trigger
-sleep 60
+while :; do sleep 1; done
+}
+main "$@"

@@ -31,24 +31,36 @@ assert_lt_us() {	# ACTUAL_US LIMIT_US WHAT
 	note "ok: $3 = $1 us (< $2)"
 }
 
-# Start a prebuilt module with staprun in the background, output to FILE.
-# Waits until the module's begin probe ran (the module appears in /proc/modules
-# and staprun is still alive). Sets STAPRUN_PID.
+# Number of kprobes registered now (debugfs): a module's probes are armed
+# only once they appear there, which can be well after its begin probe ran.
+kprobe_count() { local n; n=$(grep -c . /sys/kernel/debug/kprobes/list 2>/dev/null); echo "${n:-0}"; }
+
+# Start a prebuilt module with staprun in the background, output to FILE, and
+# wait until its kprobes are registered (their count rose and is stable).
+# Sets STAPRUN_PID.
 module_start() {	# NAME OUTFILE [param=value ...]
-	local name=$1 outfile=$2 ko
+	local name=$1 outfile=$2 ko base last now i stable=0
 	shift 2
 	ko=$PREBUILT/$name.ko
 	[ -f "$ko" ] || fail "$ko: not built (make prebuilt)"
+	base=$(kprobe_count)
 	staprun -o "$outfile" "$ko" "$@" 2> "$WORK/$name.staprun.err" &
 	STAPRUN_PID=$!
-	local i
-	for i in $(seq 200); do
-		grep -q "^$name " /proc/modules && [ -d "/proc/systemtap/$name" ] && { sleep 0.2; return 0; }
+	last=$base
+	for i in $(seq 300); do
 		kill -0 "$STAPRUN_PID" 2>/dev/null || break
-		sleep 0.05
+		now=$(kprobe_count)
+		if [ "$now" -gt "$base" ] && [ "$now" = "$last" ] && grep -q "^$name " /proc/modules; then
+			stable=$((stable + 1))
+			[ "$stable" -ge 3 ] && return 0
+		else
+			stable=0
+		fi
+		last=$now
+		sleep 0.1
 	done
 	cat "$WORK/$name.staprun.err" >&2
-	fail "module $name did not start"
+	fail "module $name did not arm its probes (kprobes: $base -> $(kprobe_count))"
 }
 
 # Stop it cleanly (SIGTERM to staprun) and check it is gone.
