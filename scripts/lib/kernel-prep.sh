@@ -18,6 +18,9 @@ tstp_check_kernel "$rel"
 kd=$(tstp_kdir "$rel")
 hdrs=$(readlink -f "/lib/modules/$rel/build")
 mkdir -p "$kd"
+# make -j builds several modules per kernel at once: one preparation at a time.
+exec 9> "$kd/.prep.lock"
+flock 9
 
 if [ ! -s "$kd/System.map" ]; then
 	tstp_info "$rel: booting once to read the real symbol table (nokaslr kallsyms)"

@@ -15,13 +15,15 @@ stage1=$TCPSTAP_TOP/scripts/lib/vm-stage1.sh
 busybox=/bin/busybox
 [ -x "$busybox" ] || tstp_die "$busybox: missing; run 'make deps' (package busybox-static)"
 
+mkdir -p "$kd"
+exec 9> "$kd/.initramfs.lock"	# concurrent guests of one kernel build it once
+flock 9
 # Rebuilt only when an input changed.
 if [ -s "$out" ] && [ "$out" -nt "$stage1" ] && [ "$out" -nt "$busybox" ] &&
    [ "$out" -nt "/lib/modules/$rel/modules.dep" ]; then
 	echo "$out"; exit 0
 fi
 
-mkdir -p "$kd"
 root=$(mktemp -d "$kd/initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,mnt/ro,mnt/rw,newroot,modules}
@@ -36,6 +38,6 @@ modprobe -S "$rel" --show-depends -a virtio_pci 9pnet_virtio 9p overlay |
 		basename "$ko" >> "$root/modules/order"
 	done
 [ -s "$root/modules/order" ] || tstp_die "$rel: no 9p/overlay modules found under /lib/modules/$rel"
-(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out.tmp"
-mv "$out.tmp" "$out"
+(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$root.cpio.gz"
+mv "$root.cpio.gz" "$out"
 echo "$out"
