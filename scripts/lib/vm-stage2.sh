@@ -15,7 +15,17 @@ mount -t sysfs sys /sys
 mountpoint -q /dev || mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
 mount -t debugfs debugfs /sys/kernel/debug
+. "$CTL/env"
+# A fresh /tmp, except that the checkout and the caller's directory stay
+# visible at their paths when they live under the host's /tmp (a CI clone
+# may): bind them back from the overlay's view of the host /tmp.
+mkdir -p /.tstp-hosttmp && mount --bind /tmp /.tstp-hosttmp
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+for keep in "$TCPSTAP_VM_TOP" "$TCPSTAP_VM_CWD"; do
+	case "$keep" in
+	/tmp/?*) mkdir -p "$keep" && mount --bind "/.tstp-hosttmp/${keep#/tmp/}" "$keep" ;;
+	esac
+done
 mount -t tmpfs tmpfs /run
 # Results share at the same path as on the host (after the tmpfs mounts).
 mkdir -p "$1" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 tstpout "$1" ||
@@ -35,7 +45,6 @@ port_dev() {
 }
 exec 3>"$(port_dev tstp.stdout)" 4>"$(port_dev tstp.stderr)"
 
-. "$CTL/env"
 cd "$TCPSTAP_VM_CWD" || cd /
 echo "tcpstap-vm: guest up after $(cut -d' ' -f1 /proc/uptime) s" > /dev/console
 "${TCPSTAP_VM_ARGV[@]}" < /dev/null >&3 2>&4 3>&- 4>&-
