@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Prepare what SystemTap needs to build for one kernel release, cached under
 # build/kernels/REL/:
-#   System.map  the real symbol table, read from /proc/kallsyms of a nokaslr
-#               boot (Debian's /boot/System.map-* is a placeholder);
+#   System.map  the real symbol table: /boot/System.map-REL where it is real
+#               (RHEL, CentOS), else read from /proc/kallsyms of a nokaslr
+#               boot under QEMU (Debian's /boot/System.map-* is a placeholder);
 #   build/      a link farm over /lib/modules/REL/build plus that System.map,
 #               passed to stap as -r, so nothing is written into /usr/src;
 #   runtime/    a patched copy of SystemTap's runtime, only for kernels whose
@@ -14,7 +15,8 @@ TSTP_PROG=tcpstap-prebuilt
 . "$(dirname "$0")/common.sh"
 
 rel=${1:?usage: kernel-prep.sh RELEASE}
-tstp_check_kernel "$rel"
+[ -f "/lib/modules/$rel/build/Makefile" ] ||
+	tstp_die "$rel: no kernel headers at /lib/modules/$rel/build (Debian: make deps; RHEL/CentOS: yum install kernel-devel-$rel)"
 kd=$(tstp_kdir "$rel")
 hdrs=$(readlink -f "/lib/modules/$rel/build")
 mkdir -p "$kd"
@@ -22,14 +24,21 @@ mkdir -p "$kd"
 exec 9> "$kd/.prep.lock"
 flock 9
 
+# A usable map has a real address for tcp_sendmsg.
+real_map() { grep -m1 ' [Tt] tcp_sendmsg$' "$1" 2>/dev/null | grep -qv '^0*[[:space:]]'; }
+
+if [ ! -s "$kd/System.map" ] && real_map "/boot/System.map-$rel"; then
+	# RHEL/CentOS ship the real map; Debian ships a placeholder.
+	cp "/boot/System.map-$rel" "$kd/System.map"
+fi
 if [ ! -s "$kd/System.map" ]; then
+	tstp_check_kernel "$rel"
 	tstp_info "$rel: booting once to read the real symbol table (nokaslr kallsyms)"
 	"$TCPSTAP_TOP/scripts/tcpstap-vm" --kernel "$rel" --timeout 120 --out "$kd" -- \
 		sh -c 'sysctl -q kernel.kptr_restrict=0 &&
 		       grep -v "\[" /proc/kallsyms > "$TCPSTAP_VM_OUT/System.map.tmp"'
 	# A map of zeros means kptr_restrict hid the addresses: useless to stap.
-	if ! grep -q ' [Tt] tcp_sendmsg$' "$kd/System.map.tmp" ||
-	   grep -m1 ' [Tt] tcp_sendmsg$' "$kd/System.map.tmp" | grep -q '^0*[[:space:]]'; then
+	if ! real_map "$kd/System.map.tmp"; then
 		tstp_die "$rel: kallsyms from the guest has no usable tcp_sendmsg address"
 	fi
 	mv "$kd/System.map.tmp" "$kd/System.map"
