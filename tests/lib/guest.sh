@@ -35,6 +35,20 @@ assert_lt_us() {	# ACTUAL_US LIMIT_US WHAT
 # only once they appear there, which can be well after its begin probe ran.
 kprobe_count() { local n; n=$(grep -c . /sys/kernel/debug/kprobes/list 2>/dev/null); echo "${n:-0}"; }
 
+# A module with a state file counts its handler hits: poke TCP (a connect to
+# a closed loopback port) until a hit shows, so the caller's traffic cannot
+# race the arming. Modules without one pass at once.
+module_probes_fire() {	# NAME
+	local st=/proc/systemtap/$1/state i
+	[ -r "$st" ] || return 0
+	for i in $(seq 50); do
+		(exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null
+		tr ' ' '\n' < "$st" | grep -q '^probe_hits=[1-9]' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # Start a prebuilt module with staprun in the background, output to FILE, and
 # wait until its kprobes are registered (their count rose and is stable).
 # Sets STAPRUN_PID.
@@ -52,7 +66,7 @@ module_start() {	# NAME OUTFILE [param=value ...]
 		now=$(kprobe_count)
 		if [ "$now" -gt "$base" ] && [ "$now" = "$last" ] && grep -q "^$name " /proc/modules; then
 			stable=$((stable + 1))
-			[ "$stable" -ge 3 ] && return 0
+			[ "$stable" -ge 3 ] && module_probes_fire "$name" && return 0
 		else
 			stable=0
 		fi
@@ -70,6 +84,8 @@ module_stop() {	# NAME
 	for i in $(seq 100); do kill -0 "$STAPRUN_PID" 2>/dev/null || break; sleep 0.1; done
 	kill -0 "$STAPRUN_PID" 2>/dev/null && fail "staprun for $name did not exit within 10 s"
 	wait "$STAPRUN_PID" 2>/dev/null
+	# SystemTap's own report (skipped probes, errors, warnings) into the log.
+	sed 's/^/# staprun: /' "$WORK/$name.staprun.err" >&2
 	grep -q "^$name " /proc/modules && fail "module $name still loaded after staprun exited"
 	return 0
 }
