@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# tcpstap-load refuses, with a message naming the problem and the fix and a
+# non-zero exit, before loading anything: a module built for another kernel,
+# a missing staprun, an unsupported filter, and a second instance on the same
+# module. No module is left loaded by any of them.
+# timeout: 120
+. "$(dirname "$0")/../lib/guest.sh"
+LOAD=$TOP/userspace/build/tcpstap-load
+[ -x "$LOAD" ] || fail "$LOAD not built"
+
+expect() {	# WHAT RC PATTERN -- CMD...
+	local what=$1 want=$2 pat=$3 rc
+	shift 4
+	"$@" > "$WORK/out" 2> "$WORK/err"
+	rc=$?
+	[ "$rc" = "$want" ] || fail "$what: exit $rc, expected $want: $(cat "$WORK/err")"
+	grep -q -- "$pat" "$WORK/err" || fail "$what: message lacks '$pat': $(cat "$WORK/err")"
+	grep -q '^tcpstap_' /proc/modules && fail "$what: a module was left loaded"
+	note "ok: $what -> exit $rc: $(grep -m1 -- "$pat" "$WORK/err")"
+}
+
+other=$(ls -d "$TOP"/prebuilt/*/ | grep -v "/$REL/" | head -n 1)
+[ -n "$other" ] || skip "no module built for another kernel"
+other_rel=$(basename "$other")
+expect "module for another kernel" 1 "built for kernel $other_rel, this kernel is $REL" -- \
+	"$LOAD" "$other/tcpstap_latency.ko" tcp port 6379
+expect "missing staprun" 1 "staprun: not found in PATH" -- \
+	env PATH=/nonexistent "$LOAD" latency tcp port 6379
+expect "unsupported filter" 2 "supported" -- "$LOAD" latency udp port 53
+
+"$LOAD" latency tcp port 6379 > /dev/null 2> "$WORK/first.err" &
+first=$!
+for i in $(seq 100); do [ -e /proc/systemtap/tcpstap_latency/heartbeat ] && break; sleep 0.1; done
+"$LOAD" latency tcp port 6379 > /dev/null 2> "$WORK/err"
+rc=$?
+[ "$rc" = 1 ] || fail "second instance: exit $rc, expected 1: $(cat "$WORK/err")"
+grep -q "pid $first" "$WORK/err" || fail "second instance: message does not name the owner pid $first: $(cat "$WORK/err")"
+note "ok: second instance -> exit 1: $(head -n 1 "$WORK/err")"
+kill -INT $first; wait $first
+rc=$?
+assert_eq "$rc" 0 "first instance exit status after Ctrl-C"
+grep -q '^tcpstap_latency ' /proc/modules && fail "module left loaded after Ctrl-C"
+exit 0
