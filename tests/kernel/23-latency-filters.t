@@ -23,16 +23,7 @@ run() {	# NAME CLIENT-OPTS -- MODULE PARAMS...
 	"$TSTP" stats --json "$WORK/$name.raw" > "$WORK/$name.stats" 2>/dev/null
 	grep -c '^{' "$WORK/$name.json"
 }
-counter() {	# STATSJSON KEY
-	python3 -c 'import json,sys
-def walk(d):
-    if isinstance(d, dict):
-        yield d
-        for v in d.values(): yield from walk(v)
-    elif isinstance(d, list):
-        for v in d: yield from walk(v)
-print([d[sys.argv[2]] for d in walk(json.load(open(sys.argv[1]))) if sys.argv[2] in d][-1])' "$1" "$2"
-}
+counter() { python3 "$TOP/tests/lib/stats_field.py" "$1" "$2"; }	# STATSJSON KEY
 
 assert_eq "$(run other "--exchanges 3" -- addr=10.77.0.9)" 0 "records with addr= an uninvolved host"
 assert_eq "$(run server "--exchanges 3" -- addr=$SRV4)" 8 "records with addr= the server (4 exchanges x 2 sides)"

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tcpstap/owner.h"
@@ -650,4 +652,20 @@ int tstp_stap_ctl_dir_exists(const char *proc, const char *debugfs, const char *
 	    stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
 		return 1;
 	return 0;
+}
+
+int tstp_module_remove(const char *name, unsigned retries, unsigned *tries)
+{
+	for (*tries = 1;; (*tries)++) {
+		struct timespec pause = { .tv_sec = 0, .tv_nsec = TSTP_REMOVE_RETRY_MS * 1000000L };
+		int e;
+
+		if (syscall(SYS_delete_module, name, O_NONBLOCK) == 0)
+			return 0;
+		e = errno;
+		if ((e != EAGAIN && e != EWOULDBLOCK && e != EBUSY) || *tries > retries)
+			return e;
+		while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+			;
+	}
 }

@@ -55,7 +55,6 @@
 #define PARAMS_MAX		64
 #define STOP_WAIT_MS		5000	/* staprun's clean stop */
 #define WATCHDOG_WAIT_MS	2000	/* staprun's exit after we died */
-#define DELETE_RETRY_MS		200
 #define DELETE_RETRIES		25
 #define READ_CHUNK		(1u << 16)
 #define MODULE_MAX_BYTES	(64u << 20)
@@ -676,13 +675,10 @@ static int module_loaded(const char *name)
 /* delete_module(O_NONBLOCK), bounded retries, never forced: 0 or an errno. */
 static int remove_module(const char *name)
 {
-	for (int tries = 0;; tries++) {
-		if (syscall(SYS_delete_module, name, O_NONBLOCK) == 0 || errno == ENOENT)
-			return 0;
-		if ((errno != EAGAIN && errno != EWOULDBLOCK && errno != EBUSY) || tries >= DELETE_RETRIES)
-			return errno;
-		sleep_ms(DELETE_RETRY_MS);
-	}
+	unsigned tries;
+	int e = tstp_module_remove(name, DELETE_RETRIES, &tries);
+
+	return e == ENOENT ? 0 : e;
 }
 
 /* ---- watchdog ---- */

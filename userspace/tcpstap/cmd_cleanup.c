@@ -23,7 +23,7 @@
 #include "tcpstap/cli.h"
 #include "tcpstap/owner.h"
 
-#define CLEANUP_RETRY_MS	200
+#define CLEANUP_RETRY_MS	TSTP_REMOVE_RETRY_MS
 #define CLEANUP_MAX_RETRIES	100
 #define MODULES_MAX_BYTES	(16u << 20)
 
@@ -112,31 +112,6 @@ static int parse_cleanup_opts(int argc, char **argv, struct cleanup_opts *o)
 	return 0;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* 0, or the errno of the last attempt; *tries: attempts made. */
-static int delete_module_retry(const char *name, unsigned retries, unsigned *tries)
-{
-	for (*tries = 1;; (*tries)++) {
-		int e;
-
-		if (syscall(SYS_delete_module, name, O_NONBLOCK) == 0)
-			return 0;
-		e = errno;
-		if ((e == EAGAIN || e == EWOULDBLOCK || e == EBUSY) && *tries <= retries) {
-			sleep_ms(CLEANUP_RETRY_MS);
-			continue;
-		}
-		return e;
-	}
-}
-
 static void note_stale(const struct cleanup_opts *o, const char *module, pid_t pid)
 {
 	fprintf(stderr, "%s: cleanup: %s/%s.lock: %s stale lock of pid %d (no longer running)\n",
@@ -184,7 +159,7 @@ static enum outcome cleanup_one(const struct cleanup_opts *o, const struct tstp_
 	} else if (o->dry_run) {
 		printf("would remove %s (detached: no live owner, refcount 0)\n", m->name);
 		out = OUT_DONE;
-	} else if ((e = delete_module_retry(m->name, o->retries, &tries)) == 0) {
+	} else if ((e = tstp_module_remove(m->name, o->retries, &tries)) == 0) {
 		printf("removed %s (detached: no live owner, refcount 0)\n", m->name);
 		out = OUT_DONE;
 	} else if (e == ENOENT) {

@@ -158,6 +158,15 @@ int tstp_lock_release_at(const char *proc, const char *dir, const char *module,
 int tstp_lock_release(const char *dir, const char *module, struct tstp_lock_error *err);
 
 /* Whole small file (e.g. /proc/modules, whose size reads as 0) into a malloc'd NUL-terminated buffer. */
+/*
+ * Remove a loaded module the safe way: delete_module(name, O_NONBLOCK),
+ * never forced, retried up to RETRIES times TSTP_REMOVE_RETRY_MS apart while
+ * it is busy (EAGAIN, EWOULDBLOCK, EBUSY). Returns 0 or the errno of the last
+ * attempt (ENOENT: somebody else removed it); *tries gets the attempts made.
+ */
+#define TSTP_REMOVE_RETRY_MS 200
+int tstp_module_remove(const char *name, unsigned retries, unsigned *tries);
+
 int tstp_read_small_file(const char *path, size_t max, char **out, size_t *len);
 
 /* PROC/systemtap/MODULE/ or DEBUGFS/systemtap/MODULE/ is a directory (NULL roots: defaults). */
