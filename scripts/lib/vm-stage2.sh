@@ -53,6 +53,9 @@ exec 3>&- 4>&-
 dmesg > "$CTL/dmesg" 2>&1
 echo "$rc" > "$CTL/rc"
 sync
+# Let QEMU drain the virtio ports: the last lines (a test's FAIL message)
+# must not die with the guest.
+sleep 0.5
 echo "tcpstap-vm: command exited $rc; powering off" > /dev/console
 echo o > /proc/sysrq-trigger
 while :; do sleep 1; done

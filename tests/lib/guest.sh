@@ -10,7 +10,13 @@ OUT=${TCPSTAP_VM_OUT:-/tmp}
 WORK=$(mktemp -d /tmp/tstp-test.XXXXXX)
 TSTP=$TOP/userspace/build/tcpstap
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# The reason is also kept in $OUT/FAIL (9p, synced), which tests/run shows
+# should the console relay have lost the last lines.
+fail() {
+	echo "FAIL: $*" >&2
+	[ -n "${TCPSTAP_VM_OUT:-}" ] && echo "FAIL: $*" >> "$TCPSTAP_VM_OUT/FAIL" 2>/dev/null
+	exit 1
+}
 skip() { echo "SKIP: $*" >&2; exit 77; }
 note() { echo "# $*" >&2; }
 
@@ -43,7 +49,7 @@ module_probes_fire() {	# NAME
 	[ -r "$st" ] || return 0
 	for i in $(seq 50); do
 		(exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null
-		tr ' ' '\n' < "$st" | grep -q '^probe_hits=[1-9]' && return 0
+		tr ' ' '\n' < "$st" 2>/dev/null | grep -q '^probe_hits=[1-9]' && return 0
 		sleep 0.1
 	done
 	return 1
