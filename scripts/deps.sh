@@ -32,8 +32,11 @@ PKGS=(
 	systemtap systemtap-runtime elfutils kmod  # module build; staprun in the guest
 	qemu-system-x86 busybox-static cpio     # guest kernels
 	iproute2 iputils-ping procps psmisc    # netns, veth, netem (tc), ps/kill in tests
+	ethtool                                 # segment-sized packets on veth, so netem loss is per segment
 	python3                                 # test workloads (client/server)
+	python3-prometheus-client               # a real Prometheus parser checks the metrics (tests)
 	redis-server redis-tools tcpdump       # benchmark and realistic workloads
+	time linux-perf                         # make bench: peak memory, where the decoder's time goes
 	clang llvm libclang-rt-14-dev           # decoder fuzz target (libFuzzer)
 	linux-image-amd64 linux-headers-amd64   # bookworm's current 6.1
 	linux-image-5.10.0-32-amd64 linux-headers-5.10.0-32-amd64  # bullseye 5.10

@@ -9,13 +9,17 @@
 . "$(dirname "$0")/../lib/guest.sh"
 . "$(dirname "$0")/../lib/latency.sh"
 
-state() { cat /proc/systemtap/tcpstap_latency/state; }
+# A read can fail while handlers hold the module's locks (SystemTap skips
+# the procfs probe): retry a few times.
+state() { local i; for i in 1 2 3 4 5; do cat /proc/systemtap/tcpstap_latency/state 2>/dev/null && return; sleep 0.1; done; }
 field() { state | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 two_hosts
-module_start tcpstap_latency "$WORK/raw" ports=$LAT_PORT deadman_s=2
-( while :; do echo beat > /proc/systemtap/tcpstap_latency/heartbeat; sleep 0.5; done ) &
+# Heartbeats from before the module exists: on a loaded emulator, arming
+# (and module_start's wait for a first handler hit) can take longer than 2 s.
+( while :; do echo beat 2>/dev/null > /proc/systemtap/tcpstap_latency/heartbeat; sleep 0.5; done ) &
 beats=$!
+module_start tcpstap_latency "$WORK/raw" ports=$LAT_PORT deadman_s=2
 server_start
 client_run --addr $SRV4 --exchanges 5
 sleep 3		# heartbeats still coming: must stay armed

@@ -5,6 +5,9 @@
 # reports it; tcpstap cleanup removes it. A module owned by a live process
 # (its lock file names it) is kept; a module that is not ours (dummy) is
 # never touched; a stale lock of a dead owner is removed with the module.
+# A module that is not ours but carries our name prefix (tcpstap_impostor, a
+# plain kernel module with no SystemTap control directory) is left loaded
+# and reported as not removable, with the reason.
 # timeout: 150
 . "$(dirname "$0")/../lib/guest.sh"
 
@@ -43,5 +46,16 @@ cat "$WORK/out2" >&2
 grep -q '^kept tcpstap_latency: owned by pid '"$STAPRUN_PID" "$WORK/out2" || fail "an owned module was not kept"
 grep -q '^tcpstap_latency ' /proc/modules || fail "an owned module was removed"
 module_stop tcpstap_latency
+
+# 3. not ours, under our prefix
+insmod "$TOP/build/testmods/$REL/tcpstap_impostor.ko" || fail "insmod tcpstap_impostor.ko (make testmods)"
+"$TSTP" cleanup --lock-dir "$locks" > "$WORK/out3" 2>&1
+rc=$?
+cat "$WORK/out3" >&2
+assert_eq "$rc" 1 "cleanup exit status with a module it must not remove"
+grep -q '^could not remove tcpstap_impostor: no SystemTap control directory' "$WORK/out3" ||
+	fail "the impostor is not reported as not removable, with its reason"
+grep -q '^tcpstap_impostor ' /proc/modules || fail "cleanup removed a module that is not ours"
+rmmod tcpstap_impostor
 rmmod dummy
 exit 0

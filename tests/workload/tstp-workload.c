@@ -69,6 +69,8 @@ struct options {
 	long port;
 	double read_delay_ms;
 	double app_delay_ms;
+	long stall_at;		/* server: the Nth measured request stalls (0: none) */
+	double stall_ms;
 	long exchanges;
 	long conns;
 	long req_bytes;
@@ -123,6 +125,8 @@ static void usage(FILE *f)
 		"                     it (server: requests, client: responses; default 0)\n"
 		"  --app-delay MS     server: ms between reading a request and writing the\n"
 		"                     response (default 0)\n"
+		"  --stall-at N       server: the Nth measured request (server-wide) stalls\n"
+		"  --stall-ms MS      ... this many ms before its response (a rare jitter)\n"
 		"  --exchanges N      client: measured exchanges, after one warm-up per\n"
 		"                     connection (default 5)\n"
 		"  --conns N          client: connections, used round-robin (default 1)\n"
@@ -339,6 +343,8 @@ static struct addrinfo *resolve(void)
 
 /* ---- server ---- */
 
+static long measured_requests;	/* server-wide, across connection threads */
+
 static void *serve_conn(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -371,6 +377,9 @@ static void *serve_conn(void *arg)
 			break;
 		if (opt.app_delay_ms > 0 && !(flags & FLAG_WARMUP))
 			injected_sleep(opt.app_delay_ms);
+		if (opt.stall_at > 0 && !(flags & FLAG_WARMUP) &&
+		    __atomic_add_fetch(&measured_requests, 1, __ATOMIC_RELAXED) == opt.stall_at)
+			injected_sleep(opt.stall_ms);
 		if (send_resp(fd, resp_len) < 0)
 			break;
 	}
@@ -511,7 +520,7 @@ int main(int argc, char **argv)
 	enum {
 		O_ADDR = 256, O_PORT, O_READ_DELAY, O_APP_DELAY, O_EXCHANGES, O_CONNS,
 		O_REQ_BYTES, O_RESP_BYTES, O_GAP, O_START_FILE, O_READY_FILE,
-		O_PID_FILE, O_SLEEP_LOG,
+		O_PID_FILE, O_SLEEP_LOG, O_STALL_AT, O_STALL_MS,
 	};
 	static const struct option longopts[] = {
 		{ "addr", required_argument, NULL, O_ADDR },
@@ -527,6 +536,8 @@ int main(int argc, char **argv)
 		{ "ready-file", required_argument, NULL, O_READY_FILE },
 		{ "pid-file", required_argument, NULL, O_PID_FILE },
 		{ "sleep-log", required_argument, NULL, O_SLEEP_LOG },
+		{ "stall-at", required_argument, NULL, O_STALL_AT },
+		{ "stall-ms", required_argument, NULL, O_STALL_MS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -555,6 +566,8 @@ int main(int argc, char **argv)
 		case O_READY_FILE: opt.ready_file = optarg; break;
 		case O_PID_FILE: opt.pid_file = optarg; break;
 		case O_SLEEP_LOG: opt.sleep_log = optarg; break;
+		case O_STALL_AT: opt.stall_at = parse_long("stall-at", optarg, 1, 100000000); break;
+		case O_STALL_MS: opt.stall_ms = parse_ms("stall-ms", optarg); break;
 		case 'h': usage(stdout); return 0;
 		default:
 			fprintf(stderr, PROG ": %s: %s\nTry '" PROG " --help'.\n",

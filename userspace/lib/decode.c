@@ -27,8 +27,26 @@ size_t tstp_record_min_length(unsigned type)
 	case TSTP_REC_HIST:	return sizeof(struct tstp_hist);
 	case TSTP_REC_STATS:	return sizeof(struct tstp_stats);
 	case TSTP_REC_SELFTEST:	return sizeof(struct tstp_selftest);
+	case TSTP_REC_CAPTURE:	return sizeof(struct tstp_capture);
+	case TSTP_REC_CONNECT:	return sizeof(struct tstp_connect);
+	case TSTP_REC_LISTEN:	return sizeof(struct tstp_listen);
+	case TSTP_REC_RETRANS:	return sizeof(struct tstp_retrans);
+	case TSTP_REC_TOTALS:	return sizeof(struct tstp_totals);
+	case TSTP_REC_STATE:	return sizeof(struct tstp_state);
+	case TSTP_REC_SNAPSHOT:	return sizeof(struct tstp_state);
+	case TSTP_REC_SNAPSHOT_END: return sizeof(struct tstp_snapshot_end);
 	default:		return 0;
 	}
+}
+
+uint64_t tstp_decoder_seq_lost_so_far(const struct tstp_decoder *dec)
+{
+	const struct tstp_seq_run *run = &dec->run;
+	uint64_t lost = dec->count.seq_lost;
+
+	if (run->active && (uint64_t)(run->max - run->min) + 1 > run->seen)
+		lost += (uint64_t)(run->max - run->min) + 1 - run->seen;
+	return lost;
 }
 
 int tstp_decode_damaged(const struct tstp_decode_counters *c)
@@ -129,7 +147,11 @@ static int deliver(struct tstp_decoder *dec, const uint8_t *p, size_t len)
 	union tstp_record rec;
 
 	memcpy(&hdr, p, sizeof(hdr));
-	seq_account(dec, hdr.seq, hdr.type == TSTP_REC_ANCHOR);
+	/* A capture's window starts a fresh run: what came before was not lost. */
+	if (hdr.type == TSTP_REC_CAPTURE)
+		seq_close_run(dec);
+	else
+		seq_account(dec, hdr.seq, hdr.type == TSTP_REC_ANCHOR);
 	if (tstp_record_min_length(hdr.type) == 0) {
 		dec->count.unknown++;
 		dec->count.unknown_bytes += len;
@@ -147,6 +169,11 @@ static int deliver(struct tstp_decoder *dec, const uint8_t *p, size_t len)
 		dec->clock.anchor_mono_ns = rec.hdr.ts_ns;
 		dec->clock.anchor_real_ns = rec.anchor.realtime_ns;
 		dec->last_anchor = rec.anchor;
+	}
+	if (hdr.type == TSTP_REC_CAPTURE && rec.capture.realtime_ns && !dec->clock.have_anchor) {
+		dec->clock.have_anchor = 1;
+		dec->clock.anchor_mono_ns = rec.hdr.ts_ns;
+		dec->clock.anchor_real_ns = rec.capture.realtime_ns;
 	}
 	return dec->on_record ? dec->on_record(dec, &rec) : 0;
 }

@@ -422,12 +422,12 @@ static uint64_t rd(const unsigned char *p, int bytes)
 	return v;
 }
 
-int tstp_elf_modinfo_get(const void *image, size_t len, const char *key, char *out, size_t size)
+/* The .modinfo section of an ELF (32/64-bit, little-endian) image: 0, or -1 when there is none. */
+static int modinfo_section(const void *image, size_t len, const char **sec, size_t *sec_len)
 {
 	const unsigned char *e = image;
 	uint64_t shoff, shentsize, shnum, shstrndx, stroff, strsize;
 	int is64, w;
-	size_t klen = strlen(key);
 
 	if (len < 52 || memcmp(e, "\177ELF", 4) != 0 || e[5] != 1 /* little-endian */)
 		return -1;
@@ -466,17 +466,49 @@ int tstp_elf_modinfo_get(const void *image, size_t len, const char *key, char *o
 		sz = rd(sh + (is64 ? 0x20 : 0x14), w);
 		if (off > len || sz > len - off)
 			return -1;
-		/* NUL-separated key=value strings */
-		for (const char *p = (const char *)e + off, *end = p + sz; p < end;) {
-			size_t n = strnlen(p, (size_t)(end - p));
-
-			if (n > klen && memcmp(p, key, klen) == 0 && p[klen] == '=')
-				return copy_value(p + klen + 1, n - klen - 1, out, size);
-			p += n + 1;
-		}
-		return -1;
+		*sec = (const char *)e + off;
+		*sec_len = (size_t)sz;
+		return 0;
 	}
 	return -1;
+}
+
+/*
+ * The first NUL-separated "key=value" string of .modinfo whose value starts
+ * with vprefix: its value in out (when out is not NULL). 0 or -1.
+ */
+static int modinfo_find(const void *image, size_t len, const char *key, const char *vprefix,
+			char *out, size_t size)
+{
+	const char *sec;
+	size_t sec_len, klen = strlen(key), vlen = strlen(vprefix);
+
+	if (modinfo_section(image, len, &sec, &sec_len) != 0)
+		return -1;
+	for (const char *p = sec, *end = sec + sec_len; p < end;) {
+		size_t n = strnlen(p, (size_t)(end - p));
+
+		if (n > klen + vlen && memcmp(p, key, klen) == 0 && p[klen] == '=' &&
+		    memcmp(p + klen + 1, vprefix, vlen) == 0)
+			return out ? copy_value(p + klen + 1, n - klen - 1, out, size) : 0;
+		p += n + 1;
+	}
+	return -1;
+}
+
+int tstp_elf_modinfo_get(const void *image, size_t len, const char *key, char *out, size_t size)
+{
+	return modinfo_find(image, len, key, "", out, size);
+}
+
+int tstp_elf_modinfo_has_param(const void *image, size_t len, const char *name)
+{
+	char prefix[TSTP_PARAM_MAX + 2];
+
+	if ((size_t)snprintf(prefix, sizeof(prefix), "%s:", name) >= sizeof(prefix))
+		return 0;
+	return modinfo_find(image, len, "parmtype", prefix, NULL, 0) == 0 ||
+	       modinfo_find(image, len, "parm", prefix, NULL, 0) == 0;
 }
 
 int tstp_vermagic_matches(const char *vermagic, const char *release)
@@ -537,9 +569,12 @@ void tstp_disarm_message(char *buf, size_t size, const struct tstp_modstate *st,
 {
 	switch (st->disarm_reason) {
 	case TSTP_DISARM_OVERHEAD:
-		snprintf(buf, size, "overhead %llu ppm of a CPU over %u s, budget %llu ppm (--max-cpu %s%%)",
-			 (unsigned long long)st->window_ppm, budget_window_s,
-			 (unsigned long long)st->max_cpu_ppm, max_cpu_arg);
+		snprintf(buf, size, "its handlers used %llu.%04llu%% of one CPU (%llu ppm) over %u s, "
+			 "above the budget of --max-cpu %s%% (%llu ppm)",
+			 (unsigned long long)(st->window_ppm / 10000),
+			 (unsigned long long)(st->window_ppm % 10000),
+			 (unsigned long long)st->window_ppm, budget_window_s, max_cpu_arg,
+			 (unsigned long long)st->max_cpu_ppm);
 		break;
 	case TSTP_DISARM_HEARTBEAT:
 		snprintf(buf, size, "no heartbeat from the loader for %llu s (--deadman %llu): "

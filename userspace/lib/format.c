@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "tcpstap/format.h"
+#include "tcpstap/health.h"
 
 #define NS_PER_S 1000000000ull
 
@@ -125,6 +126,9 @@ const char *tstp_producer_name(unsigned producer)
 	switch (producer) {
 	case TSTP_PROD_SELFTEST:	return "selftest";
 	case TSTP_PROD_LATENCY:		return "latency";
+	case TSTP_PROD_CONNECT:		return "connect";
+	case TSTP_PROD_RETRANS:		return "retrans";
+	case TSTP_PROD_STATES:		return "states";
 	default:			return "unknown";
 	}
 }
@@ -135,6 +139,16 @@ const char *tstp_disarm_name(unsigned reason)
 	case TSTP_DISARM_NONE:		return "none";
 	case TSTP_DISARM_HEARTBEAT:	return "heartbeat";
 	case TSTP_DISARM_OVERHEAD:	return "overhead";
+	default:			return "unknown";
+	}
+}
+
+const char *tstp_trigger_name(unsigned reason)
+{
+	switch (reason) {
+	case TSTP_TRIGGER_SLOW:		return "slow-exchange";
+	case TSTP_TRIGGER_SIGNAL:	return "signal";
+	case TSTP_TRIGGER_COMMAND:	return "command";
 	default:			return "unknown";
 	}
 }
@@ -363,45 +377,54 @@ void tstp_format_exchange_text(struct tstp_buf *b, struct tstp_format_opts *o,
 	tstp_buf_put(b, "\n", 1);
 }
 
-static void json_key(struct tstp_buf *b, const char *key)
+void tstp_json_key(struct tstp_buf *b, const char *key)
 {
 	tstp_buf_put(b, ",\"", 2);
 	tstp_buf_str(b, key);
 	tstp_buf_put(b, "\":", 2);
 }
 
-static void json_u64(struct tstp_buf *b, const char *key, uint64_t v)
+void tstp_json_u64(struct tstp_buf *b, const char *key, uint64_t v)
 {
-	json_key(b, key);
+	tstp_json_key(b, key);
 	tstp_buf_u64(b, v);
 }
 
-static void json_str(struct tstp_buf *b, const char *key, const char *s)
+void tstp_json_str(struct tstp_buf *b, const char *key, const char *s)
 {
-	json_key(b, key);
+	tstp_json_key(b, key);
 	tstp_buf_json_string(b, s, strlen(s));
 }
 
 static void json_stage_us(struct tstp_buf *b, const char *key, const struct tstp_stage *s)
 {
-	json_key(b, key);
+	tstp_json_key(b, key);
 	if (s->state == TSTP_STAGE_OK)
 		tstp_buf_milli(b, s->ns);
 	else
 		tstp_buf_put(b, "null", 4);
 }
 
-static void json_addr(struct tstp_buf *b, const char *key, unsigned family, const uint8_t addr[16])
+void tstp_json_addr(struct tstp_buf *b, const char *key, unsigned family, const uint8_t addr[16])
 {
 	char text[TSTP_ADDR_MAX];
 	struct tstp_buf tmp;
 
 	tstp_buf_init(&tmp, text, sizeof(text));
 	tstp_buf_addr(&tmp, family, addr, -1);
-	json_str(b, key, text);
+	tstp_json_str(b, key, text);
 }
 
-static void json_ts(struct tstp_buf *b, struct tstp_format_opts *o,
+void tstp_json_flow(struct tstp_buf *b, unsigned family, const uint8_t laddr[16], unsigned lport,
+		    const uint8_t raddr[16], unsigned rport)
+{
+	tstp_json_addr(b, "laddr", family, laddr);
+	tstp_json_u64(b, "lport", lport);
+	tstp_json_addr(b, "raddr", family, raddr);
+	tstp_json_u64(b, "rport", rport);
+}
+
+void tstp_json_ts(struct tstp_buf *b, struct tstp_format_opts *o,
 		    const struct tstp_clock *clock, uint64_t ts_ns)
 {
 	tstp_buf_put(b, "{\"ts\":\"", 7);
@@ -419,19 +442,16 @@ void tstp_format_exchange_json(struct tstp_buf *b, struct tstp_format_opts *o,
 	size_t comm_len = 0;
 
 	tstp_exchange_view(x, &v);
-	json_ts(b, o, clock, v.start_ns);
-	json_str(b, "role", v.role);
-	json_addr(b, "laddr", x->family, x->laddr);
-	json_u64(b, "lport", x->lport);
-	json_addr(b, "raddr", x->family, x->raddr);
-	json_u64(b, "rport", x->rport);
-	json_u64(b, "req_bytes", x->req_bytes);
-	json_u64(b, "resp_bytes", x->resp_bytes);
-	json_u64(b, "req_seq", x->req_seq);
-	json_u64(b, "resp_seq", x->resp_seq);
-	json_u64(b, "retrans", x->retrans);
-	json_u64(b, "srtt_us", x->srtt_us);
-	json_key(b, "flags");
+	tstp_json_ts(b, o, clock, v.start_ns);
+	tstp_json_str(b, "role", v.role);
+	tstp_json_flow(b, x->family, x->laddr, x->lport, x->raddr, x->rport);
+	tstp_json_u64(b, "req_bytes", x->req_bytes);
+	tstp_json_u64(b, "resp_bytes", x->resp_bytes);
+	tstp_json_u64(b, "req_seq", x->req_seq);
+	tstp_json_u64(b, "resp_seq", x->resp_seq);
+	tstp_json_u64(b, "retrans", x->retrans);
+	tstp_json_u64(b, "srtt_us", x->srtt_us);
+	tstp_json_key(b, "flags");
 	tstp_buf_put(b, "[", 1);
 	nflags = flag_list(x->flags, v.negative, names, unknown, sizeof(unknown));
 	for (unsigned i = 0; i < nflags; i++) {
@@ -441,13 +461,13 @@ void tstp_format_exchange_json(struct tstp_buf *b, struct tstp_format_opts *o,
 	}
 	tstp_buf_put(b, "]", 1);
 	json_stage_us(b, "total_us", &v.total);
-	json_u64(b, "pid", x->pid);
+	tstp_json_u64(b, "pid", x->pid);
 	/* comm is NUL- or space-padded and not terminated. */
 	while (comm_len < sizeof(x->comm) && x->comm[comm_len])
 		comm_len++;
 	while (comm_len > 0 && x->comm[comm_len - 1] == ' ')
 		comm_len--;
-	json_key(b, "comm");
+	tstp_json_key(b, "comm");
 	tstp_buf_json_string(b, x->comm, comm_len);
 	for (unsigned i = 0; i < v.nstages; i++)
 		json_stage_us(b, v.stage[i].json_key, &v.stage[i]);
@@ -530,8 +550,20 @@ void tstp_format_other_text(struct tstp_buf *b, struct tstp_format_opts *o,
 		tstp_buf_printf(b, " selftest | lport %u rport %u | len %u",
 				r->selftest.lport, r->selftest.rport, r->selftest.len);
 		break;
+	case TSTP_REC_CAPTURE: {
+		const struct tstp_capture *c = &r->capture;
+
+		tstp_buf_printf(b, " capture | trigger %s", tstp_trigger_name(c->reason));
+		if (c->trigger_us)
+			tstp_buf_printf(b, " (slower than %u.%03u ms)", c->trigger_us / 1000, c->trigger_us % 1000);
+		tstp_buf_printf(b, " | window %u.%03u s before, %u.%03u s after | ring evicted %llu",
+				c->before_ms / 1000, c->before_ms % 1000, c->after_ms / 1000,
+				c->after_ms % 1000, (unsigned long long)c->ring_evicted);
+		break;
+	}
 	default:
-		tstp_buf_printf(b, " type %u", r->hdr.type);
+		if (!tstp_health_text(b, r))
+			tstp_buf_printf(b, " type %u", r->hdr.type);
 		break;
 	}
 	tstp_buf_put(b, "\n", 1);
@@ -540,32 +572,32 @@ void tstp_format_other_text(struct tstp_buf *b, struct tstp_format_opts *o,
 void tstp_format_other_json(struct tstp_buf *b, struct tstp_format_opts *o,
 			    const struct tstp_clock *clock, const union tstp_record *r)
 {
-	json_ts(b, o, clock, r->hdr.ts_ns);
+	tstp_json_ts(b, o, clock, r->hdr.ts_ns);
 	switch (r->hdr.type) {
 	case TSTP_REC_ANCHOR: {
 		const struct tstp_anchor *a = &r->anchor;
 
-		json_str(b, "type", "anchor");
-		json_u64(b, "realtime_ns", a->realtime_ns);
-		json_str(b, "producer", tstp_producer_name(a->producer));
-		json_u64(b, "threshold_us", a->threshold_us);
-		json_u64(b, "sample_ratio", a->sample_ratio);
-		json_u64(b, "max_events", a->max_events);
+		tstp_json_str(b, "type", "anchor");
+		tstp_json_u64(b, "realtime_ns", a->realtime_ns);
+		tstp_json_str(b, "producer", tstp_producer_name(a->producer));
+		tstp_json_u64(b, "threshold_us", a->threshold_us);
+		tstp_json_u64(b, "sample_ratio", a->sample_ratio);
+		tstp_json_u64(b, "max_events", a->max_events);
 		break;
 	}
 	case TSTP_REC_HIST: {
 		const struct tstp_hist *h = &r->hist;
 
-		json_str(b, "type", "hist");
-		json_str(b, "role", tstp_role_name(h->role));
-		json_addr(b, "addr", h->family, h->addr);
-		json_u64(b, "port", h->port);
-		json_u64(b, "interval_ms", h->interval_ms);
-		json_u64(b, "count", h->count);
-		json_u64(b, "sum_us", h->sum_us);
-		json_u64(b, "min_us", h->min_us);
-		json_u64(b, "max_us", h->max_us);
-		json_key(b, "buckets");
+		tstp_json_str(b, "type", "hist");
+		tstp_json_str(b, "role", tstp_role_name(h->role));
+		tstp_json_addr(b, "addr", h->family, h->addr);
+		tstp_json_u64(b, "port", h->port);
+		tstp_json_u64(b, "interval_ms", h->interval_ms);
+		tstp_json_u64(b, "count", h->count);
+		tstp_json_u64(b, "sum_us", h->sum_us);
+		tstp_json_u64(b, "min_us", h->min_us);
+		tstp_json_u64(b, "max_us", h->max_us);
+		tstp_json_key(b, "buckets");
 		tstp_buf_put(b, "[", 1);
 		for (unsigned i = 0; i < TSTP_HIST_BUCKETS; i++) {
 			if (i)
@@ -578,29 +610,38 @@ void tstp_format_other_json(struct tstp_buf *b, struct tstp_format_opts *o,
 	case TSTP_REC_STATS: {
 		const struct tstp_stats *s = &r->stats;
 
-		json_str(b, "type", "stats");
-		json_u64(b, "probe_hits", s->probe_hits);
-		json_u64(b, "probe_ns", s->probe_ns);
-		json_u64(b, "exchanges", s->exchanges);
-		json_u64(b, "emitted", s->emitted);
-		json_u64(b, "below_threshold", s->below_threshold);
-		json_u64(b, "dropped_rate", s->dropped_rate);
-		json_u64(b, "evicted", s->evicted);
-		json_u64(b, "closed", s->closed);
-		json_u64(b, "sockets", s->sockets);
-		json_u64(b, "sampled_out", s->sampled_out);
-		json_u64(b, "armed", s->armed);
-		json_str(b, "disarm_reason", tstp_disarm_name(s->disarm_reason));
+		tstp_json_str(b, "type", "stats");
+		tstp_json_u64(b, "probe_hits", s->probe_hits);
+		tstp_json_u64(b, "probe_ns", s->probe_ns);
+		tstp_json_u64(b, "exchanges", s->exchanges);
+		tstp_json_u64(b, "emitted", s->emitted);
+		tstp_json_u64(b, "below_threshold", s->below_threshold);
+		tstp_json_u64(b, "dropped_rate", s->dropped_rate);
+		tstp_json_u64(b, "evicted", s->evicted);
+		tstp_json_u64(b, "closed", s->closed);
+		tstp_json_u64(b, "sockets", s->sockets);
+		tstp_json_u64(b, "sampled_out", s->sampled_out);
+		tstp_json_u64(b, "armed", s->armed);
+		tstp_json_str(b, "disarm_reason", tstp_disarm_name(s->disarm_reason));
 		break;
 	}
 	case TSTP_REC_SELFTEST:
-		json_str(b, "type", "selftest");
-		json_u64(b, "lport", r->selftest.lport);
-		json_u64(b, "rport", r->selftest.rport);
-		json_u64(b, "len", r->selftest.len);
+		tstp_json_str(b, "type", "selftest");
+		tstp_json_u64(b, "lport", r->selftest.lport);
+		tstp_json_u64(b, "rport", r->selftest.rport);
+		tstp_json_u64(b, "len", r->selftest.len);
+		break;
+	case TSTP_REC_CAPTURE:
+		tstp_json_str(b, "type", "capture");
+		tstp_json_str(b, "trigger", tstp_trigger_name(r->capture.reason));
+		tstp_json_u64(b, "trigger_us", r->capture.trigger_us);
+		tstp_json_u64(b, "before_ms", r->capture.before_ms);
+		tstp_json_u64(b, "after_ms", r->capture.after_ms);
+		tstp_json_u64(b, "ring_evicted", r->capture.ring_evicted);
 		break;
 	default:
-		json_u64(b, "type", r->hdr.type);
+		if (!tstp_health_json(b, r))
+			tstp_json_u64(b, "type", r->hdr.type);
 		break;
 	}
 	tstp_buf_put(b, "}\n", 2);

@@ -44,7 +44,9 @@
 #include "tcpstap/cli.h"
 #include "tcpstap/filter.h"
 #include "tcpstap/format.h"
+#include "tcpstap/metrics.h"
 #include "tcpstap/owner.h"
+#include "tcpstap/ring.h"
 
 #define PROG			"tcpstap-load"
 #define EXIT_CHECK		1
@@ -55,10 +57,13 @@
 #define PARAMS_MAX		64
 #define STOP_WAIT_MS		5000	/* staprun's clean stop */
 #define WATCHDOG_WAIT_MS	2000	/* staprun's exit after we died */
+#define WATCHDOG_KILL_WAIT_MS	5000	/* its end after SIGKILL (init_module) */
 #define DELETE_RETRIES		25
 #define READ_CHUNK		(1u << 16)
 #define MODULE_MAX_BYTES	(64u << 20)
 #define STDERR_TAIL		4096
+#define LOSS_REPORT_SLACK	64	/* records: see on_record() */
+#define METRICS_MAX_ENDPOINTS	1024	/* the module holds 128 per role */
 
 int cmd_cleanup(int argc, char **argv);	/* tcpstap/cmd_cleanup.c */
 
@@ -66,7 +71,14 @@ struct load_opts {
 	double threshold_ms;	/* -t, < 0: not set */
 	double duration_s;	/* -d, 0: until stopped */
 	uint64_t count;		/* -c, 0: unlimited */
-	const char *write_path;	/* -w */
+	const char *write_path;	/* -w, "-": raw records to stdout */
+	double ring_s;		/* --ring, 0: off */
+	double ring_after_s;	/* --ring-after, < 0: default */
+	double trigger_ms;	/* --trigger-ms, 0: no slow-exchange trigger */
+	uint64_t ring_mem_mb;	/* --ring-mem */
+	const char *capture_dir;	/* --capture-dir */
+	const char *metrics_dir;	/* --metrics-dir, NULL: --no-metrics */
+	uint64_t max_captures;	/* --max-captures */
 	int json;
 	int utc;
 	int quiet;
@@ -92,6 +104,9 @@ struct loader {
 	char name[TSTP_MODNAME_MAX];
 	char ko[TSTP_PATH_MAX];
 	char searched[4200];	/* where a bare MODULE name was looked for */
+	char *image;		/* the .ko, for its vermagic and parameters; NULL if unreadable */
+	size_t image_len;
+	int image_errno;
 	char params[PARAMS_MAX][TSTP_PARAM_MAX];
 	size_t nparams;
 	unsigned budget_window_s;
@@ -115,6 +130,27 @@ struct loader {
 	uint64_t exchanges_seen;
 	int output_failed;
 	struct tstp_decoder dec;
+	/* --ring */
+	struct tstp_ring ring;
+	int capture_fd;		/* a capture being written, else -1 */
+	char capture_path[TSTP_PATH_MAX];
+	int64_t capture_end_ms;
+	uint64_t capture_before, capture_after;	/* records written */
+	uint64_t captures;		/* files written */
+	uint64_t triggers_merged;	/* fired while a capture was being written */
+	uint64_t triggers_over_max;	/* fired after --max-captures files */
+	uint64_t ring_write_errors;
+	uint64_t capture_merged;	/* triggers inside the capture being written */
+	uint64_t lost_reported;		/* records lost by sequence, as last reported */
+	char err_line[512];		/* staprun's stderr, the line being assembled */
+	size_t err_line_len;
+	long long stap_skipped, stap_transport_failures;	/* -1: not reported */
+	/* metrics for `tcpstap exporter` */
+	struct tstp_stats_table latency;
+	int latency_ok;			/* the table could be allocated */
+	char metrics_path[TSTP_PATH_MAX];
+	int metrics_written;
+	int metrics_failed;		/* warned once */
 };
 
 static void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -153,10 +189,10 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -t, --threshold MS      emit exchanges of at least MS ms; faster ones only go\n"
 		"                          to the in-kernel histograms (threshold_us)\n"
-		"  -d, --duration S        stop after S seconds\n"
+		"  -d, --duration S        stop S seconds after the module is up\n"
 		"  -c, --count N           stop after N exchange records\n"
 		"  -w, --write FILE        write the raw capture to FILE instead of printing\n"
-		"                          (read it later with tcpstap read FILE)\n"
+		"                          (read it later with tcpstap read FILE; - is stdout)\n"
 		"  -j, --json              JSON lines instead of text\n"
 		"  -u, --utc               text times in UTC\n"
 		"      --stats-interval S  summary records every S seconds (interval_s)\n"
@@ -165,7 +201,20 @@ static void usage(FILE *f)
 		"      --sample N          trace one socket in N\n"
 		"      --deadman S         probes disarm when no heartbeat came for S s\n"
 		"                          (default 10; 0 turns the dead-man switch off)\n"
-		"      --kernel-release R  look MODULE up for release R (with --dry-run)\n"
+		"      --kernel-release R  look MODULE up for release R (with --dry-run)\n\n"
+		"On-demand jitter capture (nothing is printed until a trigger fires):\n"
+		"      --ring S            keep the last S seconds of records in memory\n"
+		"      --trigger-ms MS     trigger on an exchange of at least MS ms\n"
+		"                          (SIGUSR1 and 'tcpstap trigger' always trigger)\n"
+		"      --ring-after S      keep recording S s after the trigger (default:\n"
+		"                          the smaller of --ring and 5)\n"
+		"      --capture-dir DIR   where capture files go (default: .)\n"
+		"      --ring-mem MB       memory bound of the ring (default 64)\n"
+		"      --max-captures N    files written at most (default 20); later\n"
+		"                          triggers are counted\n\n"
+		"Metrics for 'tcpstap exporter' (Prometheus text, rewritten every interval):\n"
+		"      --metrics-dir DIR   write DIR/MODULE.prom (default " TSTP_METRICS_DIR ")\n"
+		"      --no-metrics        do not write it\n\n"
 		"  -q, --quiet             no notes on stderr (errors and warnings stay)\n"
 		"  -n, --dry-run           print the staprun command and exit; no root needed\n"
 		"  -h, --help              this help\n\n"
@@ -182,12 +231,16 @@ static void usage(FILE *f)
 		"  sudo " PROG " -t 10 latency host 10.0.0.2 and port 3306   # 10 ms or slower\n"
 		"  sudo " PROG " -d 60 -w redis.tstp latency port 6379       # one minute to a file\n"
 		"  sudo " PROG " --json -c 100 latency port 80 or port 443   # 100 records, JSON\n"
-		"  sudo " PROG " --max-cpu 0.5 latency port 6379 -- max_sockets=4096\n");
+		"  sudo " PROG " --max-cpu 0.5 latency port 6379 -- max_sockets=4096\n"
+		"  sudo " PROG " --ring 30 --trigger-ms 80 latency port 6379  # catch a rare stall\n"
+		"  sudo " PROG " -w - connect | tcpstap watch                 # raw records to a pipe\n");
 }
 
 static int parse_opts(int argc, char **argv, struct load_opts *o)
 {
-	enum { OPT_STATS = 256, OPT_MAXCPU, OPT_MAXEV, OPT_SAMPLE, OPT_DEADMAN, OPT_RELEASE };
+	enum { OPT_STATS = 256, OPT_MAXCPU, OPT_MAXEV, OPT_SAMPLE, OPT_DEADMAN, OPT_RELEASE,
+	       OPT_RING, OPT_RING_AFTER, OPT_TRIGGER, OPT_CAPDIR, OPT_RINGMEM, OPT_MAXCAP,
+	       OPT_METRICS_DIR, OPT_NO_METRICS };
 	static const struct option longopts[] = {
 		{ "threshold",		required_argument,	NULL, 't' },
 		{ "duration",		required_argument,	NULL, 'd' },
@@ -204,6 +257,14 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
 		{ "sample",		required_argument,	NULL, OPT_SAMPLE },
 		{ "deadman",		required_argument,	NULL, OPT_DEADMAN },
 		{ "kernel-release",	required_argument,	NULL, OPT_RELEASE },
+		{ "ring",		required_argument,	NULL, OPT_RING },
+		{ "ring-after",		required_argument,	NULL, OPT_RING_AFTER },
+		{ "trigger-ms",		required_argument,	NULL, OPT_TRIGGER },
+		{ "capture-dir",	required_argument,	NULL, OPT_CAPDIR },
+		{ "ring-mem",		required_argument,	NULL, OPT_RINGMEM },
+		{ "max-captures",	required_argument,	NULL, OPT_MAXCAP },
+		{ "metrics-dir",	required_argument,	NULL, OPT_METRICS_DIR },
+		{ "no-metrics",		no_argument,		NULL, OPT_NO_METRICS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int dd = argc, c;
@@ -214,6 +275,11 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
 	o->max_cpu_arg = "1";
 	o->max_cpu_ppm = 10000;
 	o->deadman_s = 10;
+	o->ring_after_s = -1;
+	o->ring_mem_mb = 64;
+	o->capture_dir = ".";
+	o->max_captures = 20;
+	o->metrics_dir = TSTP_METRICS_DIR;
 	/* Everything after the first "--" is module parameters. */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
@@ -284,10 +350,50 @@ static int parse_opts(int argc, char **argv, struct load_opts *o)
 				return usage_error("--kernel-release %s: not a kernel release", optarg);
 			o->release = optarg;
 			break;
+		case OPT_RING:
+			if (tstp_parse_double(optarg, 0.1, 3600, &o->ring_s) != 0)
+				return usage_error("--ring %s: not a number of seconds in [0.1, 3600]", optarg);
+			break;
+		case OPT_RING_AFTER:
+			if (tstp_parse_double(optarg, 0, 3600, &o->ring_after_s) != 0)
+				return usage_error("--ring-after %s: not a number of seconds in [0, 3600]", optarg);
+			break;
+		case OPT_TRIGGER:
+			if (tstp_parse_double(optarg, 0.001, 1e6, &o->trigger_ms) != 0)
+				return usage_error("--trigger-ms %s: not a number of milliseconds in [0.001, 1e6]", optarg);
+			break;
+		case OPT_CAPDIR:
+			if (!*optarg)
+				return usage_error("--capture-dir: empty directory name");
+			o->capture_dir = optarg;
+			break;
+		case OPT_RINGMEM:
+			if (tstp_parse_u64(optarg, 1, 65536, &o->ring_mem_mb) != 0)
+				return usage_error("--ring-mem %s: not a number of MB in [1, 65536]", optarg);
+			break;
+		case OPT_MAXCAP:
+			if (tstp_parse_u64(optarg, 1, 100000, &o->max_captures) != 0)
+				return usage_error("--max-captures %s: not a count in [1, 100000]", optarg);
+			break;
+		case OPT_METRICS_DIR:
+			if (!*optarg)
+				return usage_error("--metrics-dir: empty directory name");
+			o->metrics_dir = optarg;
+			break;
+		case OPT_NO_METRICS:
+			o->metrics_dir = NULL;
+			break;
 		default:
 			return usage_error("invalid option");
 		}
 	}
+	if (!o->ring_s && (o->trigger_ms || o->ring_after_s >= 0))
+		return usage_error("--trigger-ms and --ring-after need --ring SECONDS");
+	if (o->ring_s && o->threshold_ms >= 0)
+		return usage_error("--ring keeps every exchange as context for a trigger: use "
+				   "--trigger-ms instead of -t");
+	if (o->ring_s && o->ring_after_s < 0)
+		o->ring_after_s = o->ring_s < 5 ? o->ring_s : 5;
 	if (optind >= dd)
 		return usage_error("no MODULE given");
 	o->module_arg = argv[optind];
@@ -328,35 +434,81 @@ static int set_param_u64(struct loader *l, const char *name, uint64_t v)
 	return set_param(l, p);
 }
 
+/* Whether the module declares NAME; a module we could not read is not asked. */
+static int module_has_param(const struct loader *l, const char *name)
+{
+	return !l->image || tstp_elf_modinfo_has_param(l->image, l->image_len, name);
+}
+
+/*
+ * A parameter for an option the user gave (NULL: given after --): a module
+ * without it cannot do what was asked, so that is a usage error naming both.
+ */
+static int set_option_param(struct loader *l, const char *option, const char *nv)
+{
+	char name[TSTP_PARAM_MAX];
+
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(nv, "="), nv);
+	if (!module_has_param(l, name)) {
+		if (option)
+			err_msg("%s: %s has no '%s' parameter, so it cannot do what %s asks: "
+				"leave %s out for this module (its parameters: modinfo -p %s)",
+				option, l->name, name, option, option, l->ko);
+		else
+			err_msg("module parameter '%s': %s has no parameter '%s' (its parameters: "
+				"modinfo -p %s)", nv, l->name, name, l->ko);
+		return EXIT_USAGE;
+	}
+	return set_param(l, nv) ? EXIT_USAGE : 0;
+}
+
+static int set_option_u64(struct loader *l, const char *option, const char *name, uint64_t v)
+{
+	char p[TSTP_PARAM_MAX];
+
+	snprintf(p, sizeof(p), "%s=%llu", name, (unsigned long long)v);
+	return set_option_param(l, option, p);
+}
+
 static int build_params(struct loader *l)
 {
 	char fparams[TSTP_FILTER_PARAMS_MAX][TSTP_PARAM_MAX], err[TSTP_ERR_MAX];
 	struct tstp_filter f;
 	size_t n;
-	int bad = 0;
+	int ret = 0;
 
 	if (tstp_filter_parse(l->o.nfilter, l->o.filter, &f, err, sizeof(err)) != 0) {
 		err_msg("%s", err);
 		return EXIT_USAGE;
 	}
+	/* The guards are what make a module safe to leave to this loader. */
+	if (!module_has_param(l, "deadman_s") || !module_has_param(l, "max_cpu_ppm")) {
+		err_msg("%s: %s has no dead-man switch or CPU budget (no deadman_s/max_cpu_ppm "
+			"parameter): " PROG " only loads modules with tcpstap's guards; use a module "
+			"from stap/ built by 'make prebuilt'", l->name, l->ko);
+		return EXIT_CHECK;
+	}
 	n = tstp_filter_params(&f, fparams, TSTP_FILTER_PARAMS_MAX);
-	for (size_t i = 0; i < n; i++)
-		bad |= set_param(l, fparams[i]);
-	if (l->o.threshold_ms >= 0)
-		bad |= set_param_u64(l, "threshold_us", (uint64_t)llround(l->o.threshold_ms * 1000));
-	if (l->o.sample)
-		bad |= set_param_u64(l, "sample", l->o.sample);
-	if (l->o.have_max_events)
-		bad |= set_param_u64(l, "max_events", l->o.max_events);
-	if (l->o.stats_interval)
-		bad |= set_param_u64(l, "interval_s", l->o.stats_interval);
-	bad |= set_param_u64(l, "deadman_s", l->o.deadman_s);
-	bad |= set_param_u64(l, "max_cpu_ppm", l->o.max_cpu_ppm);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = set_option_param(l, "the filter expression", fparams[i]);
+	if (!ret && l->o.threshold_ms >= 0)
+		ret = set_option_u64(l, "-t", "threshold_us", (uint64_t)llround(l->o.threshold_ms * 1000));
+	if (!ret && l->o.ring_s && module_has_param(l, "threshold_us"))
+		ret = set_param_u64(l, "threshold_us", 0) ? EXIT_USAGE : 0;
+	if (!ret && l->o.sample)
+		ret = set_option_u64(l, "--sample", "sample", l->o.sample);
+	if (!ret && l->o.have_max_events)
+		ret = set_option_u64(l, "--max-events", "max_events", l->o.max_events);
+	if (!ret && l->o.stats_interval)
+		ret = set_option_u64(l, "--stats-interval", "interval_s", l->o.stats_interval);
+	if (!ret && (set_param_u64(l, "deadman_s", l->o.deadman_s) ||
+		     set_param_u64(l, "max_cpu_ppm", l->o.max_cpu_ppm)))
+		ret = EXIT_USAGE;
 	l->budget_window_s = 5;
-	for (int i = 0; i < l->o.npass; i++) {
+	for (int i = 0; i < l->o.npass && !ret; i++) {
 		uint64_t v;
 
-		bad |= set_param(l, l->o.pass[i]);
+		ret = set_option_param(l, NULL, l->o.pass[i]);
 		if (strncmp(l->o.pass[i], "budget_window_s=", 16) == 0 &&
 		    tstp_parse_u64(l->o.pass[i] + 16, 1, 86400, &v) == 0)
 			l->budget_window_s = (unsigned)v;
@@ -364,11 +516,9 @@ static int build_params(struct loader *l)
 			err_msg("note: %s given after --: the dead-man switch follows it, "
 				"heartbeats are still sent", l->o.pass[i]);
 	}
-	if (bad) {
+	if (ret == EXIT_USAGE && l->nparams == PARAMS_MAX)
 		err_msg("module parameters: more than %d", PARAMS_MAX);
-		return EXIT_USAGE;
-	}
-	return 0;
+	return ret;
 }
 
 /* ---- checks ---- */
@@ -521,9 +671,7 @@ static void manifest_version(const char *ko, char *out, size_t size)
 static int run_checks(struct loader *l)
 {
 	char vermagic[256], mver[64], sver[64] = "", out[1024];
-	char *image = NULL;
-	size_t len;
-	int e, dry = l->o.dry_run, failed = 0;
+	int dry = l->o.dry_run, failed = 0;
 
 #define CHECK_FAIL(...)							\
 	do {								\
@@ -534,7 +682,6 @@ static int run_checks(struct loader *l)
 			failed = 1;					\
 		} else {						\
 			err_msg(__VA_ARGS__);				\
-			free(image);					\
 			return EXIT_CHECK;				\
 		}							\
 	} while (0)
@@ -549,12 +696,12 @@ static int run_checks(struct loader *l)
 	if (access("/proc/modules", F_OK) != 0)
 		CHECK_FAIL("/proc/modules: missing: this kernel cannot load modules "
 			   "(CONFIG_MODULES off or no procfs): trace on a kernel with module support");
-	e = tstp_read_small_file(l->ko, MODULE_MAX_BYTES, &image, &len);
-	if (e) {
+	if (!l->image) {
 		CHECK_FAIL("module %s: %s%s: build it with 'make prebuilt KVERS=%s' on a build host "
 			   "with that kernel's headers and the same SystemTap, or give the path of a .ko",
-			   l->ko, strerror(e), l->searched, l->o.release ? l->o.release : l->uname_release);
-	} else if (tstp_elf_modinfo_get(image, len, "vermagic", vermagic, sizeof(vermagic)) != 0) {
+			   l->ko, strerror(l->image_errno), l->searched,
+			   l->o.release ? l->o.release : l->uname_release);
+	} else if (tstp_elf_modinfo_get(l->image, l->image_len, "vermagic", vermagic, sizeof(vermagic)) != 0) {
 		CHECK_FAIL("module %s: no vermagic in its .modinfo section: not a kernel module; "
 			   "rebuild it with 'make prebuilt KVERS=%s'", l->ko, l->uname_release);
 	} else if (!tstp_vermagic_matches(vermagic, l->uname_release)) {
@@ -563,8 +710,6 @@ static int run_checks(struct loader *l)
 			   "same SystemTap version", l->ko, (int)strcspn(vermagic, " "), vermagic,
 			   l->uname_release, l->uname_release);
 	}
-	free(image);
-	image = NULL;
 	manifest_version(l->ko, mver, sizeof(mver));
 	if (!in_path("staprun")) {
 		CHECK_FAIL("staprun: not found in PATH: install systemtap-runtime%s%s (it provides staprun)",
@@ -587,6 +732,9 @@ static int run_checks(struct loader *l)
 	    file_contains_line_word("/proc/kallsyms", "register_kprobe") != 1)
 		CHECK_FAIL("kprobes: not available (no " TSTP_DEBUGFS_ROOT "/kprobes and no "
 			   "register_kprobe in /proc/kallsyms): use a kernel built with CONFIG_KPROBES=y");
+	if (l->o.ring_s && access(l->o.capture_dir, W_OK | X_OK) != 0)
+		CHECK_FAIL("--capture-dir %s: %s: triggered captures could not be written; create it "
+			   "or choose another directory", l->o.capture_dir, strerror(errno));
 	if (!is_mountpoint(TSTP_DEBUGFS_ROOT) && !l->o.quiet)
 		err_msg("warning: %s: debugfs is not mounted (SystemTap 4.8 uses procfs, older "
 			"ones need it: mount -t debugfs none %s)", TSTP_DEBUGFS_ROOT, TSTP_DEBUGFS_ROOT);
@@ -683,6 +831,15 @@ static int remove_module(const char *name)
 
 /* ---- watchdog ---- */
 
+/* Same pid and start time, not a zombie: still the staprun we started. */
+static int staprun_alive(pid_t pid, unsigned long long starttime)
+{
+	struct tstp_proc_stat st;
+
+	return tstp_proc_stat_read(NULL, pid, &st) == 0 && st.state != 'Z' &&
+	       (starttime == 0 || st.starttime == starttime);
+}
+
 /*
  * Messages from the loader, one line each: "S <pid> <starttime>" when staprun
  * was started, "D" when the loader cleaned up itself. EOF without "D": the
@@ -726,21 +883,23 @@ static void watchdog_main(const char *name, int rfd)
 	if (done)
 		_exit(0);
 	if (sp > 0) {
-		struct tstp_proc_stat st;
 		int waited = 0;
 
-		/* Same pid and start time: still the staprun we started. */
-		while (tstp_proc_stat_read(NULL, sp, &st) == 0 && st.starttime == sp_start &&
-		       st.state != 'Z' && waited < WATCHDOG_WAIT_MS) {
-			if (waited == 0)
-				kill(sp, SIGTERM);
+		/* staprun unloads the module itself on SIGTERM: give it a moment. */
+		kill(sp, SIGTERM);
+		while (staprun_alive(sp, sp_start) && waited < WATCHDOG_WAIT_MS) {
 			sleep_ms(100);
 			waited += 100;
 		}
-		if (tstp_proc_stat_read(NULL, sp, &st) == 0 && st.starttime == sp_start && st.state != 'Z') {
+		/*
+		 * A staprun killed inside init_module() lives on until the
+		 * module's init returns, and the module is loaded after that:
+		 * wait (bounded) until it is gone before looking for the module.
+		 */
+		if (staprun_alive(sp, sp_start))
 			kill(sp, SIGKILL);
-			sleep_ms(200);
-		}
+		for (waited = 0; staprun_alive(sp, sp_start) && waited < WATCHDOG_KILL_WAIT_MS; waited += 50)
+			sleep_ms(50);
 		if (module_loaded(name)) {
 			int e = remove_module(name);
 
@@ -856,32 +1015,259 @@ static int start_staprun(struct loader *l, const sigset_t *old_mask)
 	return 0;
 }
 
+/* ---- --ring: triggered captures ---- */
+
+static int64_t now_ms(void);
+
+static int write_all(int fd, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A record's bytes as kept: a newer producer's longer record is cut to the fields we know. */
+static size_t record_kept(const union tstp_record *rec, union tstp_record *out)
+{
+	*out = *rec;
+	if (out->hdr.length > sizeof(*out))
+		out->hdr.length = (uint16_t)(sizeof(*out) & ~(size_t)7);
+	return out->hdr.length;
+}
+
+static void capture_abandon(struct loader *l, int e)
+{
+	err_msg("capture: %s: %s: capture abandoned (%llu records were written)", l->capture_path,
+		strerror(e), (unsigned long long)(l->capture_before + l->capture_after));
+	l->ring_write_errors++;
+	close(l->capture_fd);
+	l->capture_fd = -1;
+}
+
+static void capture_finish(struct loader *l, const char *why)
+{
+	if (l->capture_fd < 0)
+		return;
+	if (close(l->capture_fd) != 0) {
+		err_msg("capture: %s: %s", l->capture_path, strerror(errno));
+		l->ring_write_errors++;
+	} else {
+		err_msg("capture: wrote %s: %llu records before the trigger, %llu after, %llu more "
+			"triggers inside it%s; read it with: tcpstap read %s", l->capture_path,
+			(unsigned long long)l->capture_before, (unsigned long long)l->capture_after,
+			(unsigned long long)l->capture_merged, why, l->capture_path);
+	}
+	l->capture_fd = -1;
+	l->captures++;
+}
+
+/* Starts a capture file: CAPTURE record, then the ring (the window before). */
+static void trigger(struct loader *l, unsigned reason, uint64_t ts_ns)
+{
+	struct tstp_capture c;
+	const uint8_t *a, *b;
+	size_t alen, blen;
+	char stamp[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	int e;
+
+	if (l->capture_fd >= 0) {
+		l->triggers_merged++;
+		l->capture_merged++;
+		return;
+	}
+	if (l->captures >= l->o.max_captures) {
+		if (l->triggers_over_max++ == 0)
+			err_msg("trigger (%s): --max-captures %llu files written already: later "
+				"triggers are only counted", tstp_trigger_name(reason),
+				(unsigned long long)l->o.max_captures);
+		return;
+	}
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", gmtime_r(&t, &tm));
+	snprintf(l->capture_path, sizeof(l->capture_path), "%s/%s-%s-%llu.tstp", l->o.capture_dir,
+		 l->name, stamp, (unsigned long long)l->captures + 1);
+	l->capture_fd = open(l->capture_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (l->capture_fd < 0) {
+		err_msg("capture: %s: %s: trigger (%s) lost", l->capture_path, strerror(errno),
+			tstp_trigger_name(reason));
+		l->ring_write_errors++;
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	c.hdr = (struct tstp_hdr){ .magic = TSTP_MAGIC, .version = TSTP_VERSION,
+				   .type = TSTP_REC_CAPTURE, .length = sizeof(c), .ts_ns = ts_ns };
+	if (l->dec.clock.have_anchor)
+		c.realtime_ns = l->dec.clock.anchor_real_ns + (ts_ns - l->dec.clock.anchor_mono_ns);
+	c.reason = reason;
+	c.trigger_us = (uint32_t)llround(l->o.trigger_ms * 1000);
+	c.before_ms = (uint32_t)llround(l->o.ring_s * 1000);
+	c.after_ms = (uint32_t)llround(l->o.ring_after_s * 1000);
+	c.ring_evicted = tstp_ring_take_evicted(&l->ring);
+	tstp_ring_pieces(&l->ring, &a, &alen, &b, &blen);
+	l->capture_before = l->ring.records;
+	l->capture_after = 0;
+	l->capture_merged = 0;
+	if ((e = write_all(l->capture_fd, &c, sizeof(c))) != 0 ||
+	    (e = write_all(l->capture_fd, a, alen)) != 0 || (e = write_all(l->capture_fd, b, blen)) != 0) {
+		capture_abandon(l, e);
+		return;
+	}
+	l->capture_end_ms = now_ms() + (int64_t)llround(l->o.ring_after_s * 1000);
+	if (!l->o.quiet)
+		err_msg("trigger (%s): %llu records of the last %g s kept; recording %g s more into %s%s",
+			tstp_trigger_name(reason), (unsigned long long)l->capture_before, l->o.ring_s,
+			l->o.ring_after_s, l->capture_path,
+			c.ring_evicted ? " (the ring's memory bound dropped older records: raise --ring-mem)" : "");
+}
+
+/* Every record in --ring mode: into the ring, and into a capture being written. */
+static void ring_record(struct loader *l, const union tstp_record *rec)
+{
+	union tstp_record kept;
+	size_t len = record_kept(rec, &kept);
+	int e;
+
+	(void)tstp_ring_push(&l->ring, &kept, len);
+	if (l->capture_fd < 0)
+		return;
+	if ((e = write_all(l->capture_fd, &kept, len)) != 0)
+		capture_abandon(l, e);
+	else
+		l->capture_after++;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- metrics for `tcpstap exporter` ---- */
+
+/* Rewrites DIR/MODULE.prom atomically (temporary file, rename); failures warn once. */
+static void write_metrics(struct loader *l)
+{
+	char tmp[TSTP_PATH_MAX + 32];
+	struct tstp_metrics_input in = {
+		.module = l->name,
+		.stats = l->have_stats ? &l->last_stats : NULL,
+		.latency = l->latency_ok && l->dec.last_anchor.producer == TSTP_PROD_LATENCY ? &l->latency : NULL,
+		.records_lost = tstp_decoder_seq_lost_so_far(&l->dec),
+	};
+	const char *what;
+	FILE *f;
+	int e;
+
+	if (!l->o.metrics_dir)
+		return;
+	snprintf(l->metrics_path, sizeof(l->metrics_path), "%s/%s.prom", l->o.metrics_dir, l->name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.prom.%d", l->o.metrics_dir, l->name, (int)getpid());
+	what = "mkdir";
+	if (mkdir(l->o.metrics_dir, 0755) != 0 && errno != EEXIST)
+		goto fail;
+	what = "create";
+	f = fopen(tmp, "we");
+	if (!f)
+		goto fail;
+	what = "write";
+	e = tstp_metrics_write(f, &in);
+	if (fclose(f) != 0 || e != 0)
+		goto fail_unlink;
+	what = "rename";
+	if (rename(tmp, l->metrics_path) != 0)
+		goto fail_unlink;
+	l->metrics_written = 1;
+	return;
+
+fail_unlink:
+	e = errno ? errno : EIO;
+	unlink(tmp);
+	errno = e;
+fail:
+	if (!l->metrics_failed++)
+		err_msg("warning: metrics for tcpstap exporter: %s %s: %s (tracing goes on; "
+			"--no-metrics silences this)", what, tmp, strerror(errno));
+}
+
+/* The module is gone: its metrics must not look current. */
+static void remove_metrics(struct loader *l)
+{
+	if (l->metrics_written && unlink(l->metrics_path) != 0 && errno != ENOENT)
+		err_msg("%s: %s", l->metrics_path, strerror(errno));
+}
+
 /* ---- decoding ---- */
+
+static int print_exchange(struct loader *l, const struct tstp_decoder *dec, const struct tstp_exchange *x)
+{
+	struct tstp_buf b;
+
+	tstp_buf_init(&b, l->line, sizeof(l->line));
+	if (l->o.json)
+		tstp_format_exchange_json(&b, &l->fmt, &dec->clock, x);
+	else
+		tstp_format_exchange_text(&b, &l->fmt, &dec->clock, x);
+	if (fwrite(b.data, 1, b.len, stdout) != b.len) {
+		err_msg("<stdout>: %s", strerror(errno));
+		l->output_failed = 1;
+		return 1;
+	}
+	return 0;
+}
 
 static int on_record(struct tstp_decoder *dec, const union tstp_record *rec)
 {
 	struct loader *l = dec->ctx;
-	struct tstp_buf b;
 
+	if (l->o.ring_s)
+		ring_record(l, rec);
 	if (rec->hdr.type == TSTP_REC_STATS) {
+		uint64_t lost = tstp_decoder_seq_lost_so_far(dec);
+
 		l->last_stats = rec->stats;
 		l->have_stats = 1;
+		write_metrics(l);
+		/* Said as soon as it is known, not only at exit; the slack absorbs
+		 * records still in flight from another CPU's buffer. */
+		if (lost > l->lost_reported + LOSS_REPORT_SLACK) {
+			err_msg("warning: %llu records lost so far (%llu since the last report): "
+				"this reader fell behind and the kernel's trace buffer overflowed; "
+				"SystemTap counts them as transport failures",
+				(unsigned long long)lost, (unsigned long long)(lost - l->lost_reported));
+			l->lost_reported = lost;
+		}
 		return 0;
 	}
+	if (rec->hdr.type == TSTP_REC_HIST && l->latency_ok)
+		(void)tstp_stats_add_hist(&l->latency, &rec->hist);	/* overflow is counted there */
 	if (rec->hdr.type != TSTP_REC_EXCHANGE)
 		return 0;
 	l->exchanges_seen++;
-	if (!l->o.write_path) {
-		tstp_buf_init(&b, l->line, sizeof(l->line));
-		if (l->o.json)
-			tstp_format_exchange_json(&b, &l->fmt, &dec->clock, &rec->exchange);
-		else
-			tstp_format_exchange_text(&b, &l->fmt, &dec->clock, &rec->exchange);
-		if (fwrite(b.data, 1, b.len, stdout) != b.len) {
-			err_msg("<stdout>: %s", strerror(errno));
-			l->output_failed = 1;
-			return 1;
+	if (l->latency_ok)
+		(void)tstp_stats_add_exchange(&l->latency, &rec->exchange);
+	if (l->o.ring_s) {
+		/* Only the exchange that fires the trigger is printed. */
+		if (l->o.trigger_ms &&
+		    tstp_trigger_slow(&rec->exchange, (uint64_t)llround(l->o.trigger_ms * 1e6))) {
+			if (print_exchange(l, dec, &rec->exchange))
+				return 1;
+			trigger(l, TSTP_TRIGGER_SLOW, rec->hdr.ts_ns);
 		}
+	} else if (!l->o.write_path && print_exchange(l, dec, &rec->exchange)) {
+		return 1;
 	}
 	if (l->o.count && l->exchanges_seen >= l->o.count) {
 		if (!l->stop_requested) {
@@ -926,6 +1312,17 @@ static int pump_output(struct loader *l)
 	return 1;
 }
 
+/* SystemTap's own loss counters, from the report staprun prints at exit. */
+static void stap_report_line(struct loader *l, const char *line)
+{
+	const char *p;
+
+	if ((p = strstr(line, "skipped probes: ")))
+		l->stap_skipped = strtoll(p + 16, NULL, 10);
+	if ((p = strstr(line, "There were ")) && strstr(p, " transport failures"))
+		l->stap_transport_failures = strtoll(p + 11, NULL, 10);
+}
+
 static int pump_stderr(struct loader *l)
 {
 	char buf[4096];
@@ -938,6 +1335,15 @@ static int pump_stderr(struct loader *l)
 	fflush(stdout);
 	if (write(STDERR_FILENO, buf, (size_t)n) != n)
 		return 1;
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] != '\n' && l->err_line_len < sizeof(l->err_line) - 1) {
+			l->err_line[l->err_line_len++] = buf[i];
+		} else if (buf[i] == '\n') {
+			l->err_line[l->err_line_len] = '\0';
+			stap_report_line(l, l->err_line);
+			l->err_line_len = 0;
+		}
+	}
 	return 1;
 }
 
@@ -1011,7 +1417,7 @@ static int module_up(const struct loader *l)
 static int supervise(struct loader *l)
 {
 	int64_t start = now_ms(), next_tick = start, next_beat = start;
-	int64_t deadline = l->o.duration_s > 0 ? start + (int64_t)llround(l->o.duration_s * 1000) : -1;
+	int64_t deadline = -1;	/* -d counts from the moment the module is up */
 	int64_t beat_ms = (int64_t)(l->o.deadman_s / 4 ? l->o.deadman_s / 4 : 1) * 1000;
 	int out_open = 1, err_open = 1;
 
@@ -1022,6 +1428,8 @@ static int supervise(struct loader *l)
 
 		if (deadline >= 0 && wake > deadline)
 			wake = deadline;
+		if (l->capture_fd >= 0 && wake > l->capture_end_ms)
+			wake = l->capture_end_ms;
 		timeout = wake > now ? (int)(wake - now) : 0;
 		pf[nfds++] = (struct pollfd){ .fd = l->sig_fd, .events = POLLIN };
 		pf[nfds++] = (struct pollfd){ .fd = out_open ? l->out_fd : -1, .events = POLLIN };
@@ -1034,7 +1442,17 @@ static int supervise(struct loader *l)
 		if (pf[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(l->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo != SIGCHLD) {
+			if (read(l->sig_fd, &si, sizeof(si)) != (ssize_t)sizeof(si) || si.ssi_signo == SIGCHLD) {
+				/* nothing: staprun is reaped below */
+			} else if (si.ssi_signo == SIGUSR1 && l->o.ring_s) {
+				/* `tcpstap trigger` queues the signal with its reason as the value. */
+				trigger(l, si.ssi_code == SI_QUEUE && si.ssi_int == TSTP_TRIGGER_COMMAND ?
+					TSTP_TRIGGER_COMMAND : TSTP_TRIGGER_SIGNAL,
+					l->ring.newest_ns ? l->ring.newest_ns : monotonic_ns());
+			} else if (si.ssi_signo == SIGUSR1) {
+				err_msg("SIGUSR1 from pid %u ignored: a trigger needs --ring mode",
+					si.ssi_pid);
+			} else {
 				l->stop_requested = 1;
 				l->stop_why = strsignal((int)si.ssi_signo);
 			}
@@ -1069,6 +1487,8 @@ static int supervise(struct loader *l)
 		now = now_ms();
 		if (!l->module_up && module_up(l)) {
 			l->module_up = 1;
+			if (l->o.duration_s > 0)
+				deadline = now + (int64_t)llround(l->o.duration_s * 1000);
 			heartbeat(l);
 			next_beat = now + beat_ms;
 			if (!l->o.quiet)
@@ -1087,6 +1507,8 @@ static int supervise(struct loader *l)
 			}
 			next_tick = now + 1000;
 		}
+		if (l->capture_fd >= 0 && now >= l->capture_end_ms)
+			capture_finish(l, "");
 		if (deadline >= 0 && now >= deadline && !l->stop_requested) {
 			l->stop_requested = 1;
 			l->stop_why = "duration reached";
@@ -1154,6 +1576,18 @@ static void print_summary(struct loader *l)
 				(unsigned long long)l->last_stats.evicted);
 	else
 		tstp_buf_str(&b, "; no STATS record received");
+	if (l->stap_skipped >= 0 || l->stap_transport_failures >= 0)
+		tstp_buf_printf(&b, "; SystemTap: %lld skipped probes, %lld transport failures",
+				l->stap_skipped > 0 ? l->stap_skipped : 0,
+				l->stap_transport_failures > 0 ? l->stap_transport_failures : 0);
+	if (l->o.ring_s)
+		tstp_buf_printf(&b, "; ring: %llu captures written, %llu triggers inside a capture, "
+				"%llu over --max-captures, %llu write errors, %llu records dropped by "
+				"--ring-mem", (unsigned long long)l->captures,
+				(unsigned long long)l->triggers_merged,
+				(unsigned long long)l->triggers_over_max,
+				(unsigned long long)l->ring_write_errors,
+				(unsigned long long)l->ring.evicted);
 	err_msg("%s: %s", l->stop_why ? l->stop_why : "stopped", text);
 }
 
@@ -1215,7 +1649,8 @@ int main(int argc, char **argv)
 	struct tstp_lock_error lerr;
 	int ret;
 
-	l.wd_fd = l.out_fd = l.err_fd = l.sig_fd = l.write_fd = -1;
+	l.wd_fd = l.out_fd = l.err_fd = l.sig_fd = l.write_fd = l.capture_fd = -1;
+	l.stap_skipped = l.stap_transport_failures = -1;
 	ret = parse_opts(argc, argv, &l.o);
 	if (ret)
 		return ret < 0 ? 0 : ret;
@@ -1226,23 +1661,39 @@ int main(int argc, char **argv)
 	snprintf(l.uname_release, sizeof(l.uname_release), "%s", u.release);
 	if (l.o.count && l.o.write_path && !l.o.quiet)
 		err_msg("note: -c counts the exchange records written to %s", l.o.write_path);
-	ret = build_params(&l);
-	if (ret)
-		return ret;
 	ret = resolve_module(&l);
 	if (ret)
-		return ret;
+		goto out;
+	l.image_errno = tstp_read_small_file(l.ko, MODULE_MAX_BYTES, &l.image, &l.image_len);
+	ret = build_params(&l);
+	if (ret)
+		goto out;
 	if (l.o.dry_run) {
 		(void)run_checks(&l);
 		print_dry_run(&l);
-		return tstp_output_end() == TSTP_EXIT_OK ? 0 : EXIT_CHECK;
+		ret = tstp_output_end() == TSTP_EXIT_OK ? 0 : EXIT_CHECK;
+		goto out;
 	}
-	if (l.o.release && strcmp(l.o.release, l.uname_release) != 0)
-		return usage_error("--kernel-release %s: this kernel is %s; only --dry-run may look up "
-				   "another release", l.o.release, l.uname_release);
+	if (l.o.release && strcmp(l.o.release, l.uname_release) != 0) {
+		ret = usage_error("--kernel-release %s: this kernel is %s; only --dry-run may look up "
+				  "another release", l.o.release, l.uname_release);
+		goto out;
+	}
 	ret = run_checks(&l);
 	if (ret)
-		return ret;
+		goto out;
+	if (l.o.ring_s) {
+		int e = tstp_ring_init(&l.ring, (size_t)l.o.ring_mem_mb << 20,
+				       (uint64_t)llround(l.o.ring_s * 1e9));
+
+		if (e) {
+			err_msg("--ring-mem %llu: %s", (unsigned long long)l.o.ring_mem_mb, strerror(e));
+			ret = EXIT_CHECK;
+			goto out;
+		}
+	}
+	if (l.o.metrics_dir)
+		l.latency_ok = tstp_stats_init(&l.latency, METRICS_MAX_ENDPOINTS) == 0;
 	stale_cleanup(&l);
 
 	/* From here on every exit goes through out: */
@@ -1252,6 +1703,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGPIPE);
+	sigaddset(&mask, SIGUSR1);	/* a trigger in --ring mode; never fatal */
 	sigprocmask(SIG_BLOCK, &mask, &old_mask);
 	sigdelset(&mask, SIGPIPE);	/* blocked: a closed stdout is an EPIPE error */
 	l.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
@@ -1276,7 +1728,9 @@ int main(int argc, char **argv)
 		ret = EXIT_CHECK;
 		goto out;
 	}
-	if (l.o.write_path) {
+	if (l.o.write_path && strcmp(l.o.write_path, "-") == 0) {
+		l.write_fd = STDOUT_FILENO;
+	} else if (l.o.write_path) {
 		l.write_fd = open(l.o.write_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (l.write_fd < 0) {
 			err_msg("%s: %s", l.o.write_path, strerror(errno));
@@ -1294,12 +1748,13 @@ int main(int argc, char **argv)
 	ret = supervise(&l);
 out:
 	stop_staprun(&l);
+	capture_finish(&l, " (cut short: tracing stopped)");
 	if (l.staprun > 0) {
 		tstp_decoder_finish(&l.dec);
 		if (!l.o.quiet || ret)
 			print_summary(&l);
 	}
-	if (l.write_fd >= 0 && close(l.write_fd) != 0) {
+	if (l.write_fd >= 0 && l.write_fd != STDOUT_FILENO && close(l.write_fd) != 0) {
 		err_msg("%s: %s", l.o.write_path, strerror(errno));
 		if (!ret)
 			ret = EXIT_CHECK;
@@ -1318,6 +1773,11 @@ out:
 		close(l.err_fd);
 	if (l.sig_fd >= 0)
 		close(l.sig_fd);
+	remove_metrics(&l);
+	if (l.latency_ok)
+		tstp_stats_free(&l.latency);
+	tstp_ring_free(&l.ring);
+	free(l.image);
 	if (fflush(stdout) != 0 && !ret)
 		ret = EXIT_CHECK;
 	return ret;

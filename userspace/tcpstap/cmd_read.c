@@ -7,6 +7,7 @@
 
 #include "tcpstap/cli.h"
 #include "tcpstap/format.h"
+#include "tcpstap/health.h"
 
 struct read_opts {
 	int json;
@@ -27,12 +28,14 @@ static void read_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s read [OPTIONS] [FILE|-]\n\n"
-		"Print each request/response exchange recorded in FILE (default: stdin).\n\n"
+		"Print each request/response exchange recorded in FILE (default: stdin), and\n"
+		"each connection-health event (connect, listen overflow, retransmission,\n"
+		"reset, state transition, snapshot).\n\n"
 		"Options:\n"
 		"  -j, --json          one JSON object per line instead of text\n"
 		"  -t, --threshold MS  only exchanges whose total is at least MS milliseconds\n"
 		"                      (decimals allowed: -t 0.5)\n"
-		"  -a, --all           also print anchor, histogram, stats and self-test records\n"
+		"  -a, --all           also print anchor, histogram, stats, totals and self-test records\n"
 		"  -u, --utc           text times in UTC instead of local time (JSON is always UTC)\n"
 		"  -h, --help          this help\n\n"
 		"A summary of what was decoded, lost or skipped goes to stderr at exit.\n"
@@ -63,7 +66,7 @@ static int read_on_record(struct tstp_decoder *dec, const union tstp_record *rec
 			tstp_format_exchange_json(&b, &ctx->fmt, &dec->clock, &rec->exchange);
 		else
 			tstp_format_exchange_text(&b, &ctx->fmt, &dec->clock, &rec->exchange);
-	} else if (ctx->opts.all) {
+	} else if (ctx->opts.all || tstp_health_is_event(rec->hdr.type)) {
 		if (ctx->opts.json)
 			tstp_format_other_json(&b, &ctx->fmt, &dec->clock, rec);
 		else

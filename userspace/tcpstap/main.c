@@ -33,10 +33,11 @@ static const struct command commands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s COMMAND [OPTIONS] [FILE|-]\n\n"
-		"Decode the binary records written by tcpstap's kernel probes.\n\n"
+		"Decode the binary records written by tcpstap's kernel probes, watch TCP\n"
+		"socket states, and serve both as metrics.\n\n"
 		"Commands:\n", TSTP_PROG);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun '%s COMMAND --help' for the options of a command.\n\n"
 		"EXAMPLES:\n"
 		"  %s read capture.tstp            # one line per request/response exchange\n"

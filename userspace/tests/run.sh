@@ -86,6 +86,14 @@ expect_stderr bad_max_endpoints 2 "tcpstap: --max-endpoints 0: not a count in [1
 Try 'tcpstap stats --help'." stats --max-endpoints 0 "$FIX/clean.tstp"
 expect_stderr unknown_command 2 "tcpstap: unknown command 'nope'
 Try 'tcpstap --help'." nope
+expect_stderr watch_bad_setting 2 "tcpstap: --close-wait: '5m' is not a number in [0, 100000000]
+Try 'tcpstap watch --help'." watch --close-wait 5m "$FIX/clean.tstp"
+printf 'conn-rate = 10\nclose-wait = soon\n' > "$TMP/bad.conf"
+expect_stderr watch_bad_config 2 "tcpstap: $TMP/bad.conf:2: close-wait: 'soon' is not a number in [0, 100000000]" watch -c "$TMP/bad.conf" "$FIX/clean.tstp"
+expect_stderr watch_latency_capture 0 "tcpstap: watch: 0 alerts; 0 health records used, 0 connections tracked at the end
+tcpstap: $FIX/clean.tstp: 10 records decoded, 0 bytes lost to resync, 0 truncated tail, 0 records lost in sequence gaps, 0 unknown-type records skipped" watch "$FIX/clean.tstp"
+expect_stderr watch_damaged 3 "tcpstap: watch: 0 alerts; 0 health records used, 0 connections tracked at the end
+tcpstap: $FIX/garbage.tstp: 10 records decoded, 37 bytes lost to resync (1 resyncs, first at offset 384), 0 truncated tail, 0 records lost in sequence gaps, 0 unknown-type records skipped" watch "$FIX/garbage.tstp"
 
 # Threshold: totals are 50.312, 1.172, 1.350, -, 0.061 and 2.5 ms.
 count_lines() { "$TCPSTAP" read "$@" 2>/dev/null | wc -l | tr -d ' '; }
@@ -105,7 +113,7 @@ if "$TCPSTAP" read - < "$FIX/clean.tstp" 2>/dev/null | cmp -s - "$EXP/read.txt";
 else
 	fail stdin_input "read - from stdin differs from $EXP/read.txt"
 fi
-for c in read stats; do
+for c in read stats watch; do
 	if "$TCPSTAP" "$c" --help | grep -q '^EXAMPLES:'; then pass "help_$c"; else fail "help_$c" "no EXAMPLES section"; fi
 done
 
@@ -135,6 +143,74 @@ c = d["counters"]
 print(sum(e["count"] for e in d["endpoints"]) == c["exchanges"],
       sum(e["exchange_records"] for e in d["endpoints"]), c["below_threshold"] > 0)' 2>&1)
 if [ "$got" = "True 1009 True" ]; then pass generator_threshold; else fail generator_threshold "got [$got]"; fi
+
+# tcpstap states on a recorded netlink dump (the kernel's replies, as iproute2
+# tests ss): recorded with 23 IPv4 and 7 IPv6 connections to two listeners,
+# 5 half-closed (FIN-WAIT-2/CLOSE-WAIT), 3 closed (TIME-WAIT), 1000 bytes
+# unread; ss -tan agreed: 44 ESTAB, 5 FIN-WAIT-2, 5 CLOSE-WAIT, 13 TIME-WAIT, 3 LISTEN.
+SD=$FIX/states.nldump
+golden states.txt 0 states --replay "$SD"
+golden states.json 0 states --replay "$SD" --json -n 3
+golden states.prom 0 states --replay "$SD" --prometheus
+head -c 3000 "$SD" > "$TMP/cut.nldump"
+expect_stderr states_replay_damaged 1 "tcpstap: $TMP/cut.nldump: recorded dump is damaged: does not end in NLMSG_DONE, 1 malformed messages" states --replay "$TMP/cut.nldump"
+expect_stderr states_bad_top 2 "tcpstap: --top -1: not a count in [0, 100000]
+Try 'tcpstap states --help'." states --top -1
+expect_stderr states_bad_netlink 2 "tcpstap: --netlink v3: not one of auto, v2, legacy
+Try 'tcpstap states --help'." states --netlink v3
+expect_stderr exporter_bad_listen 2 "tcpstap: --listen 9477: not ADDR:PORT, [IPV6]:PORT or :PORT
+Try 'tcpstap exporter --help'." exporter --listen 9477
+expect_stderr exporter_bad_age 2 "tcpstap: --textfile-max-age 1m: not a number of seconds in [0, 31536000]
+Try 'tcpstap exporter --help'." exporter --textfile-max-age 1m
+for c in states exporter; do
+	if "$TCPSTAP" "$c" --help | grep -q '^EXAMPLES:'; then pass "help_$c"; else fail "help_$c" "no EXAMPLES section"; fi
+done
+
+# A real Prometheus parser (Debian's python3-prometheus-client) must accept it all.
+prom_parses() {	# NAME FILE
+	if out=$(/usr/bin/python3 -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+n = sum(len(f.samples) for f in text_string_to_metric_families(open(sys.argv[1]).read()))
+print(n)' "$2" 2>&1); then pass "$1"; else fail "$1" "prometheus_client rejects it: $out (make deps?)"; fi
+}
+prom_parses prom_parser_states "$EXP/states.prom"
+
+# The exporter's textfile handling, live states of this host (a dump needs no root).
+TD=$TMP/textfiles
+mkdir -p "$TD"
+cat > "$TD/latency.prom" <<'PROM'
+# HELP tcpstap_latency_exchange_seconds Exchange totals per service endpoint.
+# TYPE tcpstap_latency_exchange_seconds histogram
+tcpstap_latency_exchange_seconds_bucket{role="server",addr="10.0.0.1",port="6379",le="0.001"} 7
+tcpstap_latency_exchange_seconds_bucket{role="server",addr="10.0.0.1",port="6379",le="+Inf"} 11
+tcpstap_latency_exchange_seconds_sum{role="server",addr="10.0.0.1",port="6379"} 0.5
+tcpstap_latency_exchange_seconds_count{role="server",addr="10.0.0.1",port="6379"} 11
+PROM
+printf 'old_metric 1\n' > "$TD/old.prom"
+touch -d '-5 min' "$TD/old.prom"
+printf 'not prometheus\n' > "$TD/bad.prom"
+printf 'tcpstap_tcp_connections{state="listen"} 9\n' > "$TD/mine.prom"
+printf 'tcpstap_latency_exchange_seconds_count 3' > "$TD/zz-dup.prom"
+printf 'ignored 1\n' > "$TD/.hidden.prom"
+printf 'ignored 1\n' > "$TD/notes.txt"
+"$TCPSTAP" exporter --once -d "$TD" -a 60 > "$TMP/once.prom" 2> "$TMP/once.err"
+rc=$?
+prom_parses prom_parser_exporter "$TMP/once.prom"
+got="rc=$rc served=$(grep -c '^tcpstap_latency_exchange_seconds' "$TMP/once.prom")"
+got="$got up=$(sed -n 's/^tcpstap_exporter_states_up //p' "$TMP/once.prom")"
+for r in stale invalid reserved duplicate too_large; do
+	got="$got $r=$(sed -n "s/^tcpstap_exporter_textfile_skipped_total{reason=\"$r\"} //p" "$TMP/once.prom")"
+done
+got="$got notes=$(grep -c 'skipped' "$TMP/once.err") leaked=$(grep -c 'old_metric\|not prometheus\|ignored\|state=.listen.} 9' "$TMP/once.prom")"
+want="rc=0 served=4 up=1 stale=1 invalid=1 reserved=1 duplicate=1 too_large=0 notes=4 leaked=0"
+if [ "$got" = "$want" ]; then pass exporter_textfiles; else fail exporter_textfiles "got [$got], want [$want]: $(cat "$TMP/once.err")"; fi
+if grep -q "old.prom: skipped (stale): last written 3[0-9][0-9] s ago, more than 60 s" "$TMP/once.err" &&
+   grep -q "zz-dup.prom: skipped (duplicate): line 1: tcpstap_latency_exchange_seconds_count already served by an earlier file" "$TMP/once.err"; then
+	pass exporter_skip_reasons
+else
+	fail exporter_skip_reasons "stderr: $(cat "$TMP/once.err")"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

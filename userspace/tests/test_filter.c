@@ -186,6 +186,12 @@ static void test_vermagic(void)
 		free(img);
 		CHECK_FAIL("no vermagic in the prebuilt 6.1 module");
 	}
+	/* Parameters: what tcpstap-load passes only when the module declares them. */
+	if (!tstp_elf_modinfo_has_param(img, len, "deadman_s") || !tstp_elf_modinfo_has_param(img, len, "ports") ||
+	    tstp_elf_modinfo_has_param(img, len, "port") || tstp_elf_modinfo_has_param(img, len, "no_such_param")) {
+		free(img);
+		CHECK_FAIL("parameter lookup in the prebuilt 6.1 module");
+	}
 	free(img);
 	CHECK_STR(vm, "6.1.0-56-amd64 SMP preempt mod_unload modversions ");
 }
@@ -202,7 +208,8 @@ static void test_modstate(void)
 	CHECK_U64(st.disarm_reason, 2);
 	CHECK_U64(st.window_ppm, 12345);
 	tstp_disarm_message(msg, sizeof(msg), &st, 5, "1");
-	CHECK_STR(msg, "overhead 12345 ppm of a CPU over 5 s, budget 10000 ppm (--max-cpu 1%)");
+	CHECK_STR(msg, "its handlers used 1.2345% of one CPU (12345 ppm) over 5 s, above the budget of "
+		  "--max-cpu 1% (10000 ppm)");
 	st.disarm_reason = 1;
 	tstp_disarm_message(msg, sizeof(msg), &st, 5, "1");
 	CHECK_STR(msg, "no heartbeat from the loader for 10 s (--deadman 10): the loader was stopped, starved or hung");

@@ -27,9 +27,16 @@ union tstp_record {
 	struct tstp_hist hist;
 	struct tstp_stats stats;
 	struct tstp_selftest selftest;
+	struct tstp_capture capture;
+	struct tstp_connect connect;
+	struct tstp_listen listen;
+	struct tstp_retrans retrans;
+	struct tstp_totals totals;
+	struct tstp_state state;	/* TSTP_REC_STATE and TSTP_REC_SNAPSHOT */
+	struct tstp_snapshot_end snapshot_end;
 };
 
-#define TSTP_TYPE_SLOTS 8	/* by_type[] index = known type number */
+#define TSTP_TYPE_SLOTS 32	/* by_type[] index = known type number */
 
 struct tstp_decode_counters {
 	uint64_t bytes_in;
@@ -96,6 +103,13 @@ void tstp_decoder_finish(struct tstp_decoder *dec);
 
 /* Smallest valid length of a known type, 0 for unknown types. */
 size_t tstp_record_min_length(unsigned type);
+
+/*
+ * Records missing by sequence number so far, the open run included: a live
+ * reader's running loss count (records still in flight from another CPU's
+ * buffer count as missing until they arrive).
+ */
+uint64_t tstp_decoder_seq_lost_so_far(const struct tstp_decoder *dec);
 
 /* Anything lost or damaged (not counting unknown types, which are expected from newer producers). */
 int tstp_decode_damaged(const struct tstp_decode_counters *c);

@@ -76,6 +76,8 @@ int tstp_manifest_get(const char *buf, size_t len, const char *key, char *out, s
 
 /* The value of KEY in the .modinfo section of an ELF (32/64-bit, little-endian) module image. 0 or -1. */
 int tstp_elf_modinfo_get(const void *image, size_t len, const char *key, char *out, size_t size);
+/* Whether the module image declares parameter NAME (a parm= or parmtype= entry). */
+int tstp_elf_modinfo_has_param(const void *image, size_t len, const char *name);
 
 /* vermagic starts with release followed by a space or its end. */
 int tstp_vermagic_matches(const char *vermagic, const char *release);

@@ -118,9 +118,21 @@ void tstp_format_other_text(struct tstp_buf *b, struct tstp_format_opts *o,
 void tstp_format_other_json(struct tstp_buf *b, struct tstp_format_opts *o,
 			    const struct tstp_clock *clock, const union tstp_record *r);
 
+/* JSON pieces: ',"key":' and a value; tstp_json_ts opens the object with "ts". */
+void tstp_json_key(struct tstp_buf *b, const char *key);
+void tstp_json_u64(struct tstp_buf *b, const char *key, uint64_t v);
+void tstp_json_str(struct tstp_buf *b, const char *key, const char *s);
+void tstp_json_addr(struct tstp_buf *b, const char *key, unsigned family, const uint8_t addr[16]);
+/* "laddr", "lport", "raddr", "rport" of a connection. */
+void tstp_json_flow(struct tstp_buf *b, unsigned family, const uint8_t laddr[16], unsigned lport,
+		    const uint8_t raddr[16], unsigned rport);
+void tstp_json_ts(struct tstp_buf *b, struct tstp_format_opts *o,
+		  const struct tstp_clock *clock, uint64_t ts_ns);
+
 const char *tstp_role_name(unsigned role);
 const char *tstp_producer_name(unsigned producer);
 const char *tstp_disarm_name(unsigned reason);
+const char *tstp_trigger_name(unsigned reason);	/* enum tstp_capture_reason */
 
 /* Decoder summary for the end of a run, without a trailing newline. */
 void tstp_buf_decode_summary(struct tstp_buf *b, const struct tstp_decode_counters *c);
