@@ -8,6 +8,7 @@
 #   make check      userspace unit tests (no root, no VM)
 #   make test       everything: build, unit tests, kernel tests on every kernel
 #   make demo       the main job: boot the default kernel and show tcpstap at work
+#   make bench      what tracing costs, against the alternatives (not in make test)
 #   make clean      remove build outputs (keeps cached symbol tables: make distclean)
 
 SHELL := /bin/bash
@@ -83,6 +84,11 @@ test: userspace testmods testtools
 
 demo: userspace testtools prebuilt
 	@scripts/demo
+
+# Benchmark (not part of make test; ~15 min): parameters are BENCH_* variables
+# of the environment (scripts/bench --help); results under build/bench/.
+bench: userspace prebuilt
+	@scripts/bench
 
 fuzz:
 	$(MAKE) -C userspace fuzz
