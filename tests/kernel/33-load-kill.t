@@ -97,6 +97,6 @@ assert_eq "$rc" 0 "the next tcpstap-load's exit status"
 grep -q 'cleanup: removed tcpstap_latency' "$WORK/next.err" || fail "the next tcpstap-load did not remove the stale module"
 grep -q '| server |' "$WORK/next.out" || fail "the next tcpstap-load traced nothing"
 gone_within 2 || fail "module left after the next run"
-kill $traffic 2>/dev/null; wait $traffic 2>/dev/null
+client_stop $traffic
 server_stop
 exit 0

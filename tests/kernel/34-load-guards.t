@@ -9,6 +9,10 @@
 #  4. A tiny --max-cpu under that traffic: the module disarms itself, the
 #     loader's message names the measured overhead, the exit status is 3.
 # timeout: 200
+# One QEMU thread: a CI run on 5.10 saw a vCPU loop on a stale int3 at
+# __tcp_transmit_skb+0x0 when this traffic met the unload (the emulator
+# defect in scripts/tcpstap-vm --help).
+# tcg: single
 . "$(dirname "$0")/../lib/guest.sh"
 . "$(dirname "$0")/../lib/latency.sh"
 LOAD=$TOP/userspace/build/tcpstap-load
@@ -49,10 +53,20 @@ kill -STOP $loader
 note "reader stopped"
 # Until the module emitted more than the trace buffer and the pipe hold: in
 # a first run they held 8478 records (1.4 MB); 11000 records overflow them.
-e0=$(state_field emitted)
+# An empty read with the state file still there lost to the handlers'
+# locks (more often with one QEMU thread): only a missing file is a failure.
+emitted_now() {
+	local v j
+	for j in $(seq 50); do
+		v=$(state_field emitted)
+		[ -n "$v" ] && { echo "$v"; return; }
+		[ -e "$ST" ] || return 1
+		sleep 0.1
+	done
+}
+e0=$(emitted_now) && [ -n "$e0" ] || module_went_away
 for i in $(seq 600); do
-	e=$(state_field emitted)
-	[ -n "$e" ] || module_went_away
+	e=$(emitted_now) && [ -n "$e" ] || module_went_away
 	[ $((e - e0)) -ge 11000 ] && break
 	sleep 0.1
 done
@@ -62,7 +76,7 @@ before_resume=$(wc -l < "$WORK/stop.err")
 kill -CONT $loader
 note "reader resumed"
 for i in $(seq 100); do grep -q 'records lost so far' "$WORK/stop.err" && break; sleep 0.1; done
-kill $traffic 2>/dev/null; wait $traffic 2>/dev/null
+client_stop $traffic
 grep -q 'records lost so far' "$WORK/stop.err" || { cat "$WORK/stop.err" >&2; fail "no loss reported within 10 s of resuming"; }
 warn_line=$(grep -n -m1 'records lost so far' "$WORK/stop.err" | cut -d: -f1)
 [ "$warn_line" -gt "$before_resume" ] || fail "loss reported before the reader resumed?"
@@ -88,7 +102,7 @@ for i in $(seq 150); do kill -0 $loader 2>/dev/null || break; sleep 0.1; done
 kill -0 $loader 2>/dev/null && fail "tcpstap-load still running 15 s into traffic with --max-cpu 0.001"
 wait $loader
 rc=$?
-kill $traffic 2>/dev/null; wait $traffic 2>/dev/null
+client_stop $traffic
 cat "$WORK/cpu.err" >&2
 assert_eq "$rc" 3 "exit status when the module disarmed itself"
 grep -Eq '^tcpstap-load: module disarmed itself: its handlers used [0-9]+\.[0-9]{4}% of one CPU \([0-9]+ ppm\) over 1 s, above the budget of --max-cpu 0\.001% \(10 ppm\)$' "$WORK/cpu.err" ||

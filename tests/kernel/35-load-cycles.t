@@ -39,7 +39,7 @@ for c in $(seq $CYCLES); do
 	kill -0 $traffic 2>/dev/null || fail "cycle $c: the traffic stopped"
 done
 note "ok: $CYCLES cycles in $(( $(date +%s) - start )) s under traffic"
-kill $traffic 2>/dev/null; wait $traffic 2>/dev/null
+client_stop $traffic
 server_stop
 snapshot > "$WORK/after"
 diff -u "$WORK/before" "$WORK/after" >&2 || fail "something was left behind after $CYCLES cycles (diff above)"

@@ -28,6 +28,17 @@ client_run() {	# [workload client options...]
 		fail "workload client failed"
 }
 
+# Stops a client started with "client_run ... &" (PID: $!). Killing that
+# subshell alone leaves the client running: ip netns exec replaced itself
+# with it, so it is the subshell's child. The subshell goes first, so that
+# it does not report the client's death as a failure.
+client_stop() {	# PID
+	kill "$1" 2>/dev/null
+	[ -s "$WORK/cli.pid" ] && kill "$(cat "$WORK/cli.pid")" 2>/dev/null
+	wait "$1" 2>/dev/null
+	rm -f "$WORK/cli.pid"
+}
+
 # Median of the injected sleeps as they really happened (us): emulation
 # overshoots time.sleep() by a few ms, and the test must hold tcpstap to the
 # delay that was injected, not to the one that was asked for.
