@@ -27,7 +27,7 @@ server_start --app-delay 10
 # budget can disarm a run; the budget has tests of its own (21, 34).
 "$LOAD" -d 8 --stats-interval 1 --max-cpu 50 latency tcp port $LAT_PORT > "$WORK/load.out" 2> "$WORK/load.err" &
 loader=$!
-for i in $(seq 100); do [ -e /proc/systemtap/tcpstap_latency/heartbeat ] && break; sleep 0.1; done
+module_up_wait tcpstap_latency
 module_probes_fire tcpstap_latency || fail "module not armed: $(cat "$WORK/load.err")"
 client_run --addr $SRV4 --exchanges 5
 sleep 2.5	# the next STATS records rewrite the metrics file
@@ -59,7 +59,7 @@ PY
 # -c COUNT: 7 records, then a clean stop while the client still sends.
 "$LOAD" -c 7 --max-cpu 50 latency tcp port $LAT_PORT > "$WORK/count.out" 2> "$WORK/count.err" &
 loader=$!
-for i in $(seq 100); do [ -e /proc/systemtap/tcpstap_latency/heartbeat ] && break; sleep 0.1; done
+module_up_wait tcpstap_latency
 module_probes_fire tcpstap_latency || fail "module not armed: $(cat "$WORK/count.err")"
 client_run --addr $SRV4 --exchanges 20 --gap 5 &
 client=$!

@@ -46,7 +46,7 @@ expect "module parameter it lacks" 2 "module parameter 'nosuch=1': tcpstap_laten
 
 "$LOAD" latency tcp port 6379 > /dev/null 2> "$WORK/first.err" &
 first=$!
-for i in $(seq 100); do [ -e /proc/systemtap/tcpstap_latency/heartbeat ] && break; sleep 0.1; done
+module_up_wait tcpstap_latency
 "$LOAD" latency tcp port 6379 > /dev/null 2> "$WORK/err"
 rc=$?
 [ "$rc" = 1 ] || fail "second instance: exit $rc, expected 1: $(cat "$WORK/err")"

@@ -29,7 +29,7 @@ mkdir -p "$WORK/cap"
 "$LOAD" --ring 5 --ring-after 1.5 --trigger-ms 60 --max-cpu 50 --capture-dir "$WORK/cap" latency tcp port $LAT_PORT \
 	> "$WORK/load.out" 2> "$WORK/load.err" &
 loader=$!
-for i in $(seq 100); do [ -e /proc/systemtap/tcpstap_latency/heartbeat ] && break; sleep 0.1; done
+module_up_wait tcpstap_latency
 module_probes_fire tcpstap_latency || fail "module not armed: $(cat "$WORK/load.err")"
 client_run --addr $SRV4 --exchanges 80 --gap 5
 wait_captures 1

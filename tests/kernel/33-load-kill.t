@@ -22,18 +22,7 @@ gone_within() {	# SECONDS
 	for i in $(seq $(( $1 * 10 ))); do module_gone && return 0; sleep 0.1; done
 	return 1
 }
-# A read can fail while handlers hold the module's locks (SystemTap skips
-# the procfs probe): retry a few times.
-state_field() {
-	local i line
-	for i in 1 2 3 4 5; do line=$(cat "$ST" 2>/dev/null) && break; sleep 0.1; done
-	echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
-wait_heartbeat_file() {
-	local i
-	for i in $(seq 100); do [ -e /proc/systemtap/tcpstap_latency/heartbeat ] && return 0; sleep 0.1; done
-	return 1
-}
+state_field() { module_state_field tcpstap_latency "$1"; }
 
 two_hosts
 server_start
@@ -63,7 +52,7 @@ done
 # and this part is about the dead-man switch alone.
 "$LOAD" --deadman 4 --max-cpu 50 latency tcp port $LAT_PORT > /dev/null 2> "$WORK/all.err" &
 loader=$!
-wait_heartbeat_file || fail "tcpstap-load did not load the module: $(cat "$WORK/all.err")"
+module_up_wait tcpstap_latency || fail "tcpstap-load did not load the module: $(cat "$WORK/all.err")"
 module_probes_fire tcpstap_latency || fail "module not armed"
 sleep 1
 kill -0 $loader 2>/dev/null || { cat "$WORK/all.err" >&2; fail "tcpstap-load ended before the kill (its stderr above)"; }

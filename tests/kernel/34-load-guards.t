@@ -17,24 +17,11 @@
 . "$(dirname "$0")/../lib/latency.sh"
 LOAD=$TOP/userspace/build/tcpstap-load
 [ -x "$LOAD" ] || fail "$LOAD not built"
-wait_heartbeat_file() {
-	local i
-	for i in $(seq 100); do [ -e /proc/systemtap/tcpstap_latency/heartbeat ] && return 0; sleep 0.1; done
-	return 1
-}
-
-ST=/proc/systemtap/tcpstap_latency/state
-# A read can fail while handlers hold the module's locks (SystemTap skips
-# the procfs probe): retry a few times; empty when the module is gone.
-state_field() {
-	local i line
-	for i in 1 2 3 4 5; do line=$(cat "$ST" 2>/dev/null) && break; [ -e "$ST" ] || break; sleep 0.1; done
-	echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
+state_field() { module_state_field tcpstap_latency "$1"; }	# empty: module gone
 module_went_away() {
 	kill -CONT $loader; sleep 2; kill -INT $loader; sleep 2
 	cat "$WORK/stop.err" >&2
-	fail "the module went away while the reader was stopped"
+	fail "the module went away (or its state file did not answer for 5 s) while the reader was stopped"
 }
 
 two_hosts
@@ -43,7 +30,7 @@ server_start
 "$LOAD" --max-cpu 100 --deadman 90 --stats-interval 1 latency tcp port $LAT_PORT -- _stp_bufsize=1 \
 	> "$WORK/stop.out" 2> "$WORK/stop.err" &
 loader=$!
-wait_heartbeat_file || fail "tcpstap-load did not load the module: $(cat "$WORK/stop.err")"
+module_up_wait tcpstap_latency || fail "tcpstap-load did not load the module: $(cat "$WORK/stop.err")"
 module_probes_fire tcpstap_latency || fail "module not armed"
 # Below SystemTap's own overload backstop (10% of a CPU), which would end the run.
 client_run --addr $SRV4 --conns 1 --exchanges 1000000 --gap 0.5 &
@@ -53,20 +40,11 @@ kill -STOP $loader
 note "reader stopped"
 # Until the module emitted more than the trace buffer and the pipe hold: in
 # a first run they held 8478 records (1.4 MB); 11000 records overflow them.
-# An empty read with the state file still there lost to the handlers'
-# locks (more often with one QEMU thread): only a missing file is a failure.
-emitted_now() {
-	local v j
-	for j in $(seq 50); do
-		v=$(state_field emitted)
-		[ -n "$v" ] && { echo "$v"; return; }
-		[ -e "$ST" ] || return 1
-		sleep 0.1
-	done
-}
-e0=$(emitted_now) && [ -n "$e0" ] || module_went_away
+e0=$(state_field emitted)
+[ -n "$e0" ] || module_went_away
 for i in $(seq 600); do
-	e=$(emitted_now) && [ -n "$e" ] || module_went_away
+	e=$(state_field emitted)
+	[ -n "$e" ] || module_went_away
 	[ $((e - e0)) -ge 11000 ] && break
 	sleep 0.1
 done
@@ -95,7 +73,7 @@ grep -q '^tcpstap_latency ' /proc/modules && fail "module left loaded"
 # 4. the CPU budget through the loader.
 "$LOAD" --max-cpu 0.001 latency tcp port $LAT_PORT -- budget_window_s=1 > /dev/null 2> "$WORK/cpu.err" &
 loader=$!
-wait_heartbeat_file || fail "tcpstap-load did not load the module: $(cat "$WORK/cpu.err")"
+module_up_wait tcpstap_latency || fail "tcpstap-load did not load the module: $(cat "$WORK/cpu.err")"
 client_run --addr $SRV4 --conns 1 --exchanges 1000000 --gap 2 &	# well below stap's backstop
 traffic=$!
 for i in $(seq 150); do kill -0 $loader 2>/dev/null || break; sleep 0.1; done

@@ -31,11 +31,11 @@ wait $calm || fail "calm client failed: $(cat "$WORK/calm.out")"
 sleep 1.5	# the server accepts the last ones; one more interval
 conn_serve_stop "$CONN_SRV_PID"
 guard_interface_ok tcpstap_connect
-assert_eq "$(guard_field tcpstap_connect armed)" 1 "armed while heartbeats arrive"
+assert_eq "$(module_state_field tcpstap_connect armed)" 1 "armed while heartbeats arrive"
 kill $beats; wait $beats 2>/dev/null
-for i in $(seq 60); do [ "$(guard_field tcpstap_connect armed)" = 0 ] && break; sleep 0.1; done
-assert_eq "$(guard_field tcpstap_connect armed)" 0 "armed 6 s after the last heartbeat (deadman_s=3)"
-assert_eq "$(guard_field tcpstap_connect disarm_reason)" 1 "disarm reason (1: heartbeat)"
+for i in $(seq 60); do [ "$(module_state_field tcpstap_connect armed)" = 0 ] && break; sleep 0.1; done
+assert_eq "$(module_state_field tcpstap_connect armed)" 0 "armed 6 s after the last heartbeat (deadman_s=3)"
+assert_eq "$(module_state_field tcpstap_connect disarm_reason)" 1 "disarm reason (1: heartbeat)"
 module_stop tcpstap_connect
 flooded=$(sed -n 's/^connected=//p' "$WORK/flood.out")
 calmed=$(sed -n 's/^connected=//p' "$WORK/calm.out")

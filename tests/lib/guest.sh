@@ -55,6 +55,30 @@ module_probes_fire() {	# NAME
 	return 1
 }
 
+# Waits up to 10 s for a module's heartbeat file (its procfs is up).
+module_up_wait() {	# NAME
+	local i
+	for i in $(seq 100); do [ -e "/proc/systemtap/$1/heartbeat" ] && return 0; sleep 0.1; done
+	return 1
+}
+
+# The module's state line. A read comes back empty or fails while handlers
+# hold the module's locks (SystemTap skips the procfs probe; more often with
+# one QEMU thread): retry for up to 5 s while the file exists. Nothing is
+# printed, and the status is 1, only when the module is gone or never answered.
+module_state() {	# NAME
+	local st=/proc/systemtap/$1/state line i
+	for i in $(seq 50); do
+		line=$(cat "$st" 2>/dev/null) && [ -n "$line" ] && { echo "$line"; return 0; }
+		[ -e "$st" ] || return 1
+		sleep 0.1
+	done
+	return 1
+}
+module_state_field() {	# NAME KEY
+	module_state "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
 # Start a prebuilt module with staprun in the background, output to FILE, and
 # wait until its kprobes are registered (their count rose and is stable).
 # Sets STAPRUN_PID.

@@ -74,24 +74,17 @@ total() {	# JSONFILE KEY
 # The guard interface every module offers to tcpstap-load: the state line's
 # keys, and a heartbeat file that takes a write.
 guard_interface_ok() {	# NAME
-	local st=/proc/systemtap/$1/state k
+	local st=/proc/systemtap/$1/state k line
 	if [ ! -r "$st" ]; then
 		skip_if_overloaded "$1"
 		fail "$st: missing; staprun said: $(cat "$WORK/$1.staprun.err" 2>/dev/null)"
 	fi
-	# A read whose handler SystemTap skipped (lock contention) is empty: retry.
-	for i in 1 2 3 4 5; do line=$(cat "$st"); [ -n "$line" ] && break; sleep 0.2; done
+	line=$(module_state "$1")
 	for k in armed disarm_reason probe_hits probe_ns window_ppm max_cpu_ppm deadman_s; do
 		echo "$line" | tr ' ' '\n' | grep -q "^$k=[0-9]*$" || fail "$st: no $k= in: $line"
 	done
 	echo beat > "/proc/systemtap/$1/heartbeat" || fail "/proc/systemtap/$1/heartbeat: not writable"
 	note "ok: $1 state: $(cat "$st")"
-}
-
-guard_field() {	# NAME KEY
-	local line i
-	for i in 1 2 3 4 5; do line=$(cat "/proc/systemtap/$1/state"); [ -n "$line" ] && break; sleep 0.2; done
-	echo "$line" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
 # Probe hits SystemTap skipped (lock contention under the emulator), from
