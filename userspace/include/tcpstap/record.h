@@ -20,7 +20,12 @@
 #ifndef TCPSTAP_RECORD_H
 #define TCPSTAP_RECORD_H
 
+/* Kernel producers (kmod/, the SystemTap engine's embedded C) include it too. */
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
 #include <stdint.h>
+#endif
 
 #define TSTP_MAGIC	0x50545354u	/* bytes "TSTP" on the wire */
 #define TSTP_VERSION	1
@@ -388,7 +393,18 @@ struct tstp_snapshot_end {
 	uint32_t reserved;
 };
 
+/*
+ * Kernel C is gnu89 and el6 builds it with gcc 4.4, which has no
+ * _Static_assert: a negative array size fails the build instead.
+ */
+#ifdef __KERNEL__
+#define TSTP_SA_CAT2(a, b) a##b
+#define TSTP_SA_CAT(a, b) TSTP_SA_CAT2(a, b)
+#define TSTP_STATIC_ASSERT(c, m) \
+	typedef char TSTP_SA_CAT(tstp_static_assert_, __LINE__)[(c) ? 1 : -1] __attribute__((unused))
+#else
 #define TSTP_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
 TSTP_STATIC_ASSERT(sizeof(struct tstp_hdr) == 24, "tstp_hdr size");
 TSTP_STATIC_ASSERT(sizeof(struct tstp_anchor) == 48, "tstp_anchor size");
 TSTP_STATIC_ASSERT(sizeof(struct tstp_exchange) == 168, "tstp_exchange size");
