@@ -5,7 +5,7 @@
 #   make deps       install every build/test dependency from Debian (root)
 #   make kernels    list the kernel matrix and what is cached for each
 #   make prebuilt   compile stap/*.stp ahead of time for KVERS (default: matrix)
-#   make check      userspace unit tests (no root, no VM)
+#   make check      userspace and exchange-core unit tests (no root, no VM)
 #   make test       everything: build, unit tests, kernel tests on every kernel
 #   make demo       the main job: boot the default kernel and show tcpstap at work
 #   make bench      what tracing costs, against the alternatives (not in make test)
@@ -33,6 +33,8 @@ export TCPSTAP_STAP_FLAGS
 pc := %
 STAP_SCRIPTS := $(wildcard stap/*.stp)
 STAP_TAPSETS := $(wildcard stap/tapset/*.stp)
+# The exchange core and the record header, compiled into the stap modules' embedded C.
+STAP_C_SRCS := $(wildcard core/*.[ch] stap/engine/*.[ch]) userspace/include/tcpstap/record.h
 MODULES := $(foreach k,$(KVERS),$(patsubst stap/%.stp,prebuilt/$(k)/tcpstap_%.ko,$(STAP_SCRIPTS)))
 MANIFESTS := $(foreach k,$(KVERS),prebuilt/$(k)/MANIFEST)
 TEST_KMOD_SRCS := $(wildcard tests/kmod/*.c)
@@ -56,7 +58,7 @@ prebuilt: $(MODULES) $(MANIFESTS)
 	@echo "prebuilt: $(words $(MODULES)) module(s) for: $(KVERS)"
 
 .SECONDEXPANSION:
-prebuilt/%.ko: stap/$$(subst tcpstap_,,$$(notdir $$*)).stp $(STAP_TAPSETS) scripts/lib/stap-build.sh
+prebuilt/%.ko: stap/$$(subst tcpstap_,,$$(notdir $$*)).stp $(STAP_TAPSETS) $(STAP_C_SRCS) scripts/lib/stap-build.sh
 	@scripts/lib/stap-build.sh $(patsubst %/,%,$(dir $*)) $< $(dir $@)
 
 prebuilt/%/MANIFEST: $$(filter prebuilt/$$*/tcpstap_$$(pc).ko,$(MODULES)) scripts/lib/manifest.sh
@@ -76,6 +78,7 @@ testtools:
 
 check: userspace
 	$(MAKE) -C userspace check
+	$(MAKE) -C core check
 	scripts/check-record-layout
 
 test: userspace testmods testtools

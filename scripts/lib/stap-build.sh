@@ -21,7 +21,15 @@ while read -r line; do
 	read -ra more <<< "$line"; flags+=("${more[@]}")
 done < <(sed -n 's|^//@stap-flags:[[:space:]]*||p' "$script")
 
-args=(-p4 -r "$tree" -m "$name" -I "$TCPSTAP_TOP/stap/tapset" "${flags[@]}")
+# Embedded C (tapset/tcpstap_engine.stp) includes the exchange core and the
+# record header: their directories go on the module's include path, and
+# their digest into a -D, because stap's module cache hashes only the script
+# side and would otherwise reuse a module built from older C.
+csrc=("$TCPSTAP_TOP"/core/*.[ch] "$TCPSTAP_TOP"/stap/engine/*.[ch] "$TCPSTAP_TOP"/userspace/include/tcpstap/record.h)
+csha=$(cat "${csrc[@]}" | sha256sum | cut -c1-16)
+kcflags="-I$TCPSTAP_TOP/core -I$TCPSTAP_TOP/stap/engine -I$TCPSTAP_TOP/userspace/include"
+args=(-p4 -r "$tree" -m "$name" -I "$TCPSTAP_TOP/stap/tapset" -B "KCFLAGS=$kcflags"
+      -DTSTP_C_SHA=0x$csha "${flags[@]}")
 [ -n "${runtime:-}" ] && args+=(-R "$runtime")
 
 mkdir -p "$outdir"
