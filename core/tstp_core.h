@@ -287,6 +287,8 @@ struct tstp_totals_view {	/* per-CPU counters summed */
 	uint64_t evicted, closed, tracked, sampled_out, emit_failed;
 };
 void tstp_core_sum(const struct tstp_cpu *cpus, unsigned ncpus, struct tstp_totals_view *t);
+/* Adds one CPU's counters to t (for per-CPU memory that is not an array). */
+void tstp_core_add(struct tstp_totals_view *t, const struct tstp_cpu *p);
 
 /* Record emitters, for the engine's timer and its begin/end. */
 int tstp_emit_anchor(struct tstp_core *c, uint16_t cpu, uint64_t now, uint64_t real_ns);

@@ -9,27 +9,29 @@
 #define NS_PER_SEC_S	1000000000ull
 #define NS_PER_MS	1000000ull
 
+void tstp_core_add(struct tstp_totals_view *t, const struct tstp_cpu *p)
+{
+	t->hits += p->hits;
+	t->cost_ns += p->cost_ns;
+	t->outliers += p->outliers;
+	t->exchanges += p->exchanges;
+	t->emitted += p->emitted;
+	t->below += p->below;
+	t->dropped_rate += p->dropped_rate;
+	t->evicted += p->evicted;
+	t->closed += p->closed;
+	t->tracked += p->tracked;
+	t->sampled_out += p->sampled_out;
+	t->emit_failed += p->emit_failed;
+}
+
 void tstp_core_sum(const struct tstp_cpu *cpus, unsigned ncpus, struct tstp_totals_view *t)
 {
 	unsigned i;
 
 	memset(t, 0, sizeof(*t));
-	for (i = 0; i < ncpus; i++) {
-		const struct tstp_cpu *p = &cpus[i];
-
-		t->hits += p->hits;
-		t->cost_ns += p->cost_ns;
-		t->outliers += p->outliers;
-		t->exchanges += p->exchanges;
-		t->emitted += p->emitted;
-		t->below += p->below;
-		t->dropped_rate += p->dropped_rate;
-		t->evicted += p->evicted;
-		t->closed += p->closed;
-		t->tracked += p->tracked;
-		t->sampled_out += p->sampled_out;
-		t->emit_failed += p->emit_failed;
-	}
+	for (i = 0; i < ncpus; i++)
+		tstp_core_add(t, &cpus[i]);
 }
 
 int tstp_emit_anchor(struct tstp_core *c, uint16_t cpu, uint64_t now, uint64_t real_ns)
