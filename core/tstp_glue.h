@@ -45,10 +45,10 @@ static void tstp_glue_ident(const void *skp, struct tstp_ident *id)
 }
 
 /* What every event carries. rx and tx run in softirq: no task of theirs. */
-static inline void tstp_glue_ev(struct tstp_ev *ev, const struct sock *sk, u64 now, int task)
+static inline void tstp_glue_ev(struct tstp_ev *ev, const struct sock *sk, int task)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->now = now;
+	ev->now = tstp_mono_ns();
 	ev->total_retrans = tstp_tp_total_retrans(sk);
 	if (task) {
 		ev->pid = current->tgid;
@@ -63,14 +63,14 @@ static inline int tstp_glue_traced(const struct tstp_core *c, const struct sock 
 
 /* A segment with payload reached TCP on sk. */
 static void tstp_glue_rx(struct tstp_core *c, struct tstp_cpu *cpu, struct sock *sk,
-			 struct sk_buff *skb, u64 now)
+			 struct sk_buff *skb)
 {
 	struct tstp_ev ev;
 	u32 len = tstp_rx_payload(skb);
 
 	if (!len || len > 0x7fffffff)
 		return;
-	tstp_glue_ev(&ev, sk, now, 0);
+	tstp_glue_ev(&ev, sk, 0);
 	ev.seq = tstp_skb_seq(skb);
 	ev.len = len;
 	ev.ack = tstp_skb_ack_seq(skb);
@@ -78,15 +78,39 @@ static void tstp_glue_rx(struct tstp_core *c, struct tstp_cpu *cpu, struct sock 
 	tstp_core_rx(c, cpu, (u64)(unsigned long)sk, sk, tstp_glue_ident, &ev, tstp_tp_srtt_us(sk));
 }
 
+/*
+ * The handler's cost clock: TSC cycles, scaled at the end. The monotonic
+ * clock of the records is read only by events on traced sockets (one read
+ * each), never by a disarmed or filtered hit.
+ */
+static u64 tstp_glue_cyc_mult;
+
+static void tstp_glue_clock_init(void)
+{
+	tstp_glue_cyc_mult = tstp_cycles_mult();
+}
+
+static inline u64 tstp_glue_start(void)
+{
+	return tstp_glue_cyc_mult ? (u64)get_cycles() : tstp_cpu_clock_ns();
+}
+
+static inline u64 tstp_glue_elapsed_ns(u64 start)
+{
+	if (tstp_glue_cyc_mult)
+		return (((u64)get_cycles() - start) * tstp_glue_cyc_mult) >> 20;
+	return tstp_cpu_clock_ns() - start;
+}
+
 #define TSTP_GLUE_ENTER(c, t0)						\
 	struct tstp_core *c = TSTP_GLUE_CORE;				\
 	u64 t0;								\
 	if (!TSTP_ONCE(c->armed))					\
 		return;							\
-	t0 = tstp_mono_ns()
+	t0 = tstp_glue_start()
 
 #define TSTP_GLUE_LEAVE(t0)						\
-	tstp_core_account(TSTP_GLUE_CPU(), tstp_mono_ns() - (t0))
+	tstp_core_account(TSTP_GLUE_CPU(), tstp_glue_elapsed_ns(t0))
 
 /* tcp_rcv_established(sk, skb, ...): data on an established connection. */
 static void tstp_probe_rcv_established(struct pt_regs *regs)
@@ -95,7 +119,7 @@ static void tstp_probe_rcv_established(struct pt_regs *regs)
 	TSTP_GLUE_ENTER(c, t0);
 
 	if (tstp_glue_traced(c, sk))
-		tstp_glue_rx(c, TSTP_GLUE_CPU(), sk, (struct sk_buff *)tstp_arg(regs, 2), t0);
+		tstp_glue_rx(c, TSTP_GLUE_CPU(), sk, (struct sk_buff *)tstp_arg(regs, 2));
 	TSTP_GLUE_LEAVE(t0);
 }
 
@@ -117,20 +141,20 @@ static void tstp_probe_rcv_state_process(struct pt_regs *regs)
 
 		if (st == TCP_SYN_RECV)
 			tstp_core_established(c, cpu, (u64)(unsigned long)sk, sk, tstp_glue_ident,
-					      TCP_SYN_RECV, t0);
-		tstp_glue_rx(c, cpu, sk, (struct sk_buff *)tstp_arg(regs, 2), t0);
+					      TCP_SYN_RECV, tstp_mono_ns());
+		tstp_glue_rx(c, cpu, sk, (struct sk_buff *)tstp_arg(regs, 2));
 	}
 	TSTP_GLUE_LEAVE(t0);
 }
 
-static void tstp_glue_read(struct tstp_core *c, struct sock *sk, u64 now)
+static void tstp_glue_read(struct tstp_core *c, struct sock *sk)
 {
 	struct tstp_ev ev;
 
 	if (!tstp_glue_traced(c, sk))
 		return;
 	memset(&ev, 0, sizeof(ev));
-	ev.now = now;
+	ev.now = tstp_mono_ns();
 	ev.pid = current->tgid;
 	ev.comm = current->comm;
 	tstp_core_read(c, TSTP_GLUE_CPU(), (u64)(unsigned long)sk, &ev);
@@ -144,7 +168,7 @@ static void tstp_probe_cleanup_rbuf(struct pt_regs *regs)
 	TSTP_GLUE_ENTER(c, t0);
 
 	if (copied > 0)
-		tstp_glue_read(c, sk, t0);
+		tstp_glue_read(c, sk);
 	TSTP_GLUE_LEAVE(t0);
 }
 
@@ -158,7 +182,7 @@ static void tstp_probe_rcv_space_adjust(struct pt_regs *regs)
 	struct sock *sk = (struct sock *)tstp_arg(regs, 1);
 	TSTP_GLUE_ENTER(c, t0);
 
-	tstp_glue_read(c, sk, t0);
+	tstp_glue_read(c, sk);
 	TSTP_GLUE_LEAVE(t0);
 }
 
@@ -168,7 +192,7 @@ static void tstp_probe_recvmsg(struct pt_regs *regs)
 	TSTP_GLUE_ENTER(c, t0);
 
 	if (tstp_seq_before(tstp_tp_copied_seq(sk), tstp_tp_rcv_nxt(sk)))
-		tstp_glue_read(c, sk, t0);
+		tstp_glue_read(c, sk);
 	TSTP_GLUE_LEAVE(t0);
 }
 
@@ -180,7 +204,7 @@ static void tstp_probe_sendmsg(struct pt_regs *regs)
 	TSTP_GLUE_ENTER(c, t0);
 
 	if (sk && tstp_glue_traced(c, sk)) {
-		tstp_glue_ev(&ev, sk, t0, 1);
+		tstp_glue_ev(&ev, sk, 1);
 		ev.write_seq = tstp_tp_write_seq(sk);
 		ev.copied_seq = tstp_tp_copied_seq(sk);
 		ev.rcv_nxt = tstp_tp_rcv_nxt(sk);
@@ -203,7 +227,7 @@ static void tstp_probe_transmit_skb(struct pt_regs *regs)
 		len = tstp_tx_payload(skb);
 		if (len && len <= 0x7fffffff) {
 			memset(&ev, 0, sizeof(ev));
-			ev.now = t0;
+			ev.now = tstp_mono_ns();
 			ev.seq = tstp_skb_seq(skb);
 			ev.len = len;
 			ev.snd_nxt = tstp_tp_snd_nxt(sk);
@@ -226,9 +250,9 @@ static void tstp_probe_set_state(struct pt_regs *regs)
 
 		if (newstate == TCP_ESTABLISHED) {
 			tstp_core_established(c, cpu, (u64)(unsigned long)sk, sk, tstp_glue_ident,
-					      (uint8_t)tstp_sk_state(sk), t0);
+					      (uint8_t)tstp_sk_state(sk), tstp_mono_ns());
 		} else {
-			tstp_glue_ev(&ev, sk, t0, 0);
+			tstp_glue_ev(&ev, sk, 0);
 			tstp_core_close(c, cpu, (u64)(unsigned long)sk, &ev, tstp_tp_srtt_us(sk));
 		}
 	}

@@ -24,7 +24,7 @@ ROUNDS=${BENCH_ROUNDS:-5}
 REQUESTS=${BENCH_REQUESTS:-30000}
 CONNS=${BENCH_CONNS:-64}
 VALUE_BYTES=${BENCH_VALUE_BYTES:-16}
-MODES=${BENCH_MODES:-baseline floor locks every threshold ring pcap}
+MODES=${BENCH_MODES:-baseline floor disarmed every threshold ring pcap}
 MAX_CPU=${BENCH_MAX_CPU:-100}
 SCALE_CONNS=${BENCH_SCALE_CONNS:-10000}
 SCALE_SECONDS=${BENCH_SCALE_SECONDS:-60}
@@ -36,10 +36,9 @@ PORT=6379
 SRV=10.77.0.1
 LOAD=$TOP/userspace/build/tcpstap-load
 # The benchmark's builds (scripts/bench), with stap's overload backstop out
-# of reach: the floor, tcpstap_latency, tcpstap_locks (latency.stp with every
-# kprobe handler returning at its first statement: the probes plus
-# SystemTap's locking of the globals the handler uses) and profile/ (latency
-# with stap -t timing). Mode "defaults" loads the prebuilt module with
+# of reach: the floor, tcpstap_latency, tcpstap_disarmed (latency.stp whose
+# C engine never arms: every handler is SystemTap's entry, one call and a
+# return) and profile/ (latency with stap -t timing). Mode "defaults" loads the prebuilt module with
 # tcpstap-load's defaults instead, once, to show what a user's guards do
 # under the same load.
 BENCH_MODS=$TOP/build/bench/modules/$REL
@@ -127,7 +126,7 @@ start_tracer() {	# MODE
 	: > "$WORK/tracer.err"
 	case $1 in
 	baseline) ;;
-	floor|locks)
+	floor|disarmed)
 		PREBUILT=$BENCH_MODS module_start "tcpstap_$1" /dev/null
 		TRACER_PID=$STAPRUN_PID ;;
 	every) latency_start "$BENCH_MODS/$LAT.ko" -w "$WORK/cap.tstp" --max-cpu "$MAX_CPU" --max-events 0 ;;
@@ -146,7 +145,7 @@ stop_tracer() {	# MODE
 	TRACER_RC=0
 	[ -n "$TRACER_PID" ] || return 0
 	case $1 in
-	floor|locks)
+	floor|disarmed)
 		module_stop "tcpstap_$1"
 		cp "$WORK/tcpstap_$1.staprun.err" "$WORK/tracer.err"
 		return 0 ;;
@@ -227,7 +226,7 @@ phase_modes() {
 		fi
 		modes+=("$m")
 	done
-	for m in floor locks latency; do
+	for m in floor disarmed latency; do
 		[ -f "$BENCH_MODS/tcpstap_$m.ko" ] || fail "$BENCH_MODS/tcpstap_$m.ko: not built (scripts/bench builds it)"
 	done
 	modes_setup
